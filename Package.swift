@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+// The SIMD kernels need AVX2 + FMA: without them every `addProduct` lane becomes a call
+// to `fmaf` (about 60x slower). x86-64-v3 is Haswell / Zen 1 and later. Build with
+// PORTABLE_BUILD=1 for a baseline binary that runs on any x86-64 or other CPU.
+let portable = ProcessInfo.processInfo.environment["PORTABLE_BUILD"] != nil
+#if arch(x86_64)
+let vectorISA: [String] = portable ? [] : ["-Xcc", "-march=x86-64-v3"]
+#else
+let vectorISA: [String] = []
+#endif
+
+// Every target that can inline kernel code gets the same instruction set, so that
+// nothing compiled against the kernels silently falls back to per-lane `fmaf` calls.
+let vectorSettings: [SwiftSetting] = [
+    .unsafeFlags(vectorISA),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "BilingualLM",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Text", targets: ["Text"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // ICU must stay behind a C target: Foundation on Linux carries its own ICU
+        // (`_FoundationICU`) whose C type names clash with Debian's in any Swift module
+        // that sees both, and Debian's ICU exports only version-renamed symbols.
+        .systemLibrary(name: "CICU", pkgConfig: "icu-i18n", providers: [.apt(["libicu-dev"])]),
+        .systemLibrary(name: "CUTF8Proc", pkgConfig: "libutf8proc", providers: [.apt(["libutf8proc-dev"])]),
+        .target(name: "CText", dependencies: ["CICU", "CUTF8Proc"],
+                cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "Text", dependencies: ["CText"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .testTarget(name: "TextTests", dependencies: ["Text"]),
+    ]
+)
