@@ -1,0 +1,242 @@
+/// Token ids of a text and, for each token, the byte range it covers in the original
+/// input (before any normalization).
+public struct Encoding: Equatable, Sendable {
+    public var ids: [Int32] = []
+    public var starts: [Int] = []
+    public var ends: [Int] = []
+
+    public init() {}
+    public var count: Int { ids.count }
+
+    mutating func removeAll() {
+        ids.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+    }
+
+    mutating func append(contentsOf other: Encoding, shiftedBy shift: Int) {
+        ids.append(contentsOf: other.ids)
+        starts.append(contentsOf: other.starts.lazy.map { $0 + shift })
+        ends.append(contentsOf: other.ends.lazy.map { $0 + shift })
+    }
+}
+
+/// Encodes text to token ids and decodes ids back to text, losslessly:
+/// `decode(encode(x)) == x` byte for byte for every valid UTF-8 input.
+///
+/// Immutable and shareable across threads. Encoding happens in an `Encoder`, which holds
+/// one thread's scratch buffers and piece cache; the convenience methods here make one.
+public struct Tokenizer: Sendable {
+    public let vocabulary: Vocabulary
+    let preTokenizer = PreTokenizer()
+    let userWords: PhraseMatcher
+    let userWordsAndSpecials: PhraseMatcher
+
+    public init(vocabulary: Vocabulary) throws {
+        guard vocabulary.settings.normalization == "none", !vocabulary.settings.caseFold else {
+            throw Vocabulary.InvalidError(message: "this build cannot normalize text (normalization '\(vocabulary.settings.normalization)')")
+        }
+        self.vocabulary = vocabulary
+        let users = vocabulary.kinds.indices.filter { vocabulary.kinds[$0] == .user }
+            .map { (Int32($0), vocabulary.tokens[$0]) }
+        let specials = vocabulary.kinds.indices.filter { vocabulary.kinds[$0] == .special }
+            .map { (Int32($0), vocabulary.tokens[$0]) }
+        userWords = PhraseMatcher(phrases: users)
+        userWordsAndSpecials = PhraseMatcher(phrases: users + specials)
+    }
+
+    /// Encodes `text`. Literal special-token text such as `<eos>` is ordinary text unless
+    /// `allowSpecial` is true. Throws `UTF8.InvalidError` for invalid UTF-8.
+    public func encode(_ text: [UInt8], allowSpecial: Bool = false) throws -> Encoding {
+        var encoder = Encoder(self)
+        var out = Encoding()
+        try text.withUnsafeBufferPointer { try encoder.encode($0, allowSpecial: allowSpecial, into: &out) }
+        return out
+    }
+
+    public func encode(_ text: String, allowSpecial: Bool = false) throws -> Encoding {
+        try encode(Array(text.utf8), allowSpecial: allowSpecial)
+    }
+
+    /// Encodes a large text on `threads` threads. The text is cut only where a piece
+    /// boundary is certain (after a line break, before a letter, digit or punctuation
+    /// mark), so the result equals the single-threaded one exactly.
+    public func encodeParallel(_ text: UnsafeBufferPointer<UInt8>, threads: Int, allowSpecial: Bool = false) throws -> Encoding {
+        let cuts = Self.cutPoints(text, parts: max(1, threads))
+        if cuts.count <= 2 {
+            var encoder = Encoder(self)
+            var out = Encoding()
+            try encoder.encode(text, allowSpecial: allowSpecial, into: &out)
+            return out
+        }
+        let parts = cuts.count - 1
+        let results = UnsafeMutablePointer<Result<Encoding, Error>>.allocate(capacity: parts)
+        defer { results.deinitialize(count: parts); results.deallocate() }
+        parallelFor(parts) { part in
+            let slice = UnsafeBufferPointer(rebasing: text[cuts[part]..<cuts[part + 1]])
+            var encoder = Encoder(self)
+            var out = Encoding()
+            let result = Result { () throws -> Encoding in
+                do {
+                    try encoder.encode(slice, allowSpecial: allowSpecial, into: &out)
+                } catch let error as UTF8.InvalidError {
+                    throw UTF8.InvalidError(offset: error.offset + cuts[part])
+                }
+                return out
+            }
+            (results + part).initialize(to: result)
+        }
+        var total = Encoding()
+        for part in 0..<parts { total.append(contentsOf: try results[part].get(), shiftedBy: cuts[part]) }
+        return total
+    }
+
+    /// Offsets that split `text` into about `parts` equal pieces at certain piece
+    /// boundaries; always starts with 0 and ends with `text.count`.
+    static func cutPoints(_ text: UnsafeBufferPointer<UInt8>, parts: Int) -> [Int] {
+        var cuts = [0]
+        let n = text.count
+        guard parts > 1, n >= 1 << 16 else { return [0, n] }
+        for k in 1..<parts {
+            var i = max(n * k / parts, cuts.last! + 1)
+            while i < n - 1 {
+                // Certain boundary: "\n" followed by an ASCII letter, digit or punctuation
+                // mark (never a space, line break or combining mark).
+                if text[i] == 0x0A {
+                    let b = text[i + 1]
+                    if b > 0x20 && b < 0x7F && b != UInt8(ascii: "'") { cuts.append(i + 1); break }
+                }
+                i += 1
+            }
+        }
+        cuts.append(n)
+        return cuts
+    }
+
+    /// The bytes of `ids` concatenated. Throws for an id outside the vocabulary.
+    public func decode(_ ids: [Int32]) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(ids.count * 4)
+        for id in ids {
+            guard id >= 0, Int(id) < vocabulary.count else { throw DecodeError.unknownID(id) }
+            out.append(contentsOf: vocabulary.tokens[Int(id)])
+        }
+        return out
+    }
+
+    public enum DecodeError: Error, Equatable, CustomStringConvertible {
+        case unknownID(Int32)
+        public var description: String {
+            switch self {
+            case .unknownID(let id): "token id \(id) is not in the vocabulary"
+            }
+        }
+    }
+}
+
+/// One thread's encoding state: BPE scratch and a cache of encoded pieces.
+public struct Encoder {
+    public let tokenizer: Tokenizer
+    private var merger = BPEMerger()
+    private var cache = ByteStringTable(capacity: 1 << 12)
+    private var cachedIDs: [Int32] = []
+    private static let cacheLimit = 1 << 16
+
+    public init(_ tokenizer: Tokenizer) { self.tokenizer = tokenizer }
+
+    /// Appends the encoding of `text` to `out`; offsets are relative to `text`.
+    public mutating func encode(_ text: UnsafeBufferPointer<UInt8>, allowSpecial: Bool = false,
+                                into out: inout Encoding) throws {
+        if let bad = UTF8.firstInvalidOffset(text) { throw UTF8.InvalidError(offset: bad) }
+        guard let p = text.baseAddress else { return }
+        let n = text.count
+        let phrases = allowSpecial ? tokenizer.userWordsAndSpecials : tokenizer.userWords
+        if phrases.isEmpty {
+            encodePlain(p, 0, n, into: &out)
+            return
+        }
+        var plainStart = 0, i = 0
+        while i < n {
+            if let match = phrases.longestMatch(p, i, n) {
+                if plainStart < i { encodePlain(p, plainStart, i, into: &out) }
+                out.ids.append(match.id)
+                out.starts.append(i)
+                out.ends.append(match.end)
+                i = match.end
+                plainStart = i
+            } else {
+                i += 1
+            }
+        }
+        if plainStart < n { encodePlain(p, plainStart, n, into: &out) }
+    }
+
+    private mutating func encodePlain(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into out: inout Encoding) {
+        let text = UnsafeBufferPointer(start: p + start, count: end - start)
+        tokenizer.preTokenizer.forEachPiece(text) { s, e in
+            encodePiece(p, start + s, start + e, into: &out)
+        }
+    }
+
+    @inline(__always)
+    private mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, into out: inout Encoding) {
+        let v = tokenizer.vocabulary
+        // A piece that is itself a token whose own BPE is that token: one lookup, exact.
+        if let index = v.tokenIDs.find(p + s, e - s) {
+            let id = Int32(truncatingIfNeeded: v.tokenIDs[valueAt: index])
+            if v.encodesToItself[Int(id)] {
+                out.ids.append(id); out.starts.append(s); out.ends.append(e)
+                return
+            }
+        }
+        let ids: ArraySlice<Int32>
+        if let index = cache.find(p + s, e - s) {
+            let packed = cache[valueAt: index]
+            let offset = Int(packed >> 16), count = Int(packed & 0xFFFF)
+            ids = cachedIDs[offset..<(offset + count)]
+        } else {
+            let count = merger.merge(piece: UnsafeBufferPointer(start: p + s, count: e - s), vocabulary: v)
+            if cache.count >= Self.cacheLimit {
+                cache = ByteStringTable(capacity: 1 << 12)
+                cachedIDs.removeAll(keepingCapacity: true)
+            }
+            let offset = cachedIDs.count
+            cachedIDs.append(contentsOf: merger.symbols[0..<count])
+            _ = cache.findOrInsert(p + s, e - s, initial: UInt64(offset) << 16 | UInt64(count))
+            ids = cachedIDs[offset..<(offset + count)]
+        }
+        var position = s
+        for id in ids {
+            let next = position + Int(v.tokenLengths[Int(id)])
+            out.ids.append(id); out.starts.append(position); out.ends.append(next)
+            position = next
+        }
+    }
+}
+
+/// Turns a stream of token ids back into text without ever emitting half a UTF-8
+/// character: bytes of an unfinished character wait for the next token.
+public struct StreamingDecoder {
+    public let vocabulary: Vocabulary
+    private var pending: [UInt8] = []
+
+    public init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
+
+    /// Adds one token and returns the bytes that are now complete (possibly none).
+    public mutating func push(_ id: Int32) throws -> [UInt8] {
+        guard id >= 0, Int(id) < vocabulary.count else { throw Tokenizer.DecodeError.unknownID(id) }
+        pending.append(contentsOf: vocabulary.tokens[Int(id)])
+        let ready = pending.withUnsafeBufferPointer { UTF8.completePrefixLength($0) }
+        // A model may emit byte tokens that never form a character: those become U+FFFD.
+        let out = pending.withUnsafeBufferPointer { UTF8.repaired(UnsafeBufferPointer(rebasing: $0[0..<ready])).bytes }
+        pending.removeFirst(ready)
+        return out
+    }
+
+    /// The bytes still held back (an unfinished character at the end of the stream),
+    /// replaced by U+FFFD when they can never become valid.
+    public mutating func finish() -> [UInt8] {
+        defer { pending.removeAll() }
+        return pending.withUnsafeBufferPointer { UTF8.repaired($0).bytes }
+    }
+}
