@@ -24,6 +24,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Text", targets: ["Text"]),
+        .executable(name: "tokenize", targets: ["tokenize"]),
+        .executable(name: "buildvocab", targets: ["buildvocab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,6 +40,18 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Text", dependencies: ["CText"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        .testTarget(name: "TextTests", dependencies: ["Text"]),
+        // The bundled vocabularies, built by `buildvocab` (commands in vocab/README.md).
+        .target(name: "DefaultVocabulary", path: "vocab", exclude: ["README.md"],
+                resources: [.copy("bilingual-8k.vocab"), .copy("bilingual-32k.vocab")]),
+        .target(name: "CLISupport", dependencies: [
+            "Text", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "tokenize", dependencies: ["Text", "CLISupport", "DefaultVocabulary",
+            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "buildvocab", dependencies: ["Text", "CLISupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "TextTests", dependencies: ["Text", "DefaultVocabulary"]),
+        // Runs the built executables; depends on them so they are built first.
+        .testTarget(name: "CLITests", dependencies: ["tokenize", "buildvocab"]),
     ]
 )

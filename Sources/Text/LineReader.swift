@@ -1,0 +1,173 @@
+import Foundation
+
+/// Reads a file descriptor as lines of UTF-8, in bounded memory, with checks that turn
+/// bad input into errors that name the place: invalid UTF-8 (or U+FFFD replacement),
+/// NUL bytes (the mark of a binary file), and lines longer than a limit.
+///
+/// Lines are delivered in batches (for parallel encoding) without their `\n`; a `\r`
+/// before it stays in the line, so CRLF text round-trips.
+public struct LineReader {
+    public enum InvalidUTF8Policy: String, Sendable, CaseIterable { case strict, replace }
+
+    public struct Options: Sendable {
+        public var invalidUTF8 = InvalidUTF8Policy.strict
+        public var allowNUL = false
+        public var maxLineBytes = 64 << 20
+        public var blockBytes = 4 << 20
+        /// Keep each line's `\n` in the batch, so the batch is a text chunk (for training).
+        public var keepLineBreaks = false
+        public init() {}
+    }
+
+    public enum InputError: Error, CustomStringConvertible, Equatable {
+        case invalidUTF8(line: Int, offset: Int)
+        case nulByte(line: Int, offset: Int)
+        case lineTooLong(line: Int, limit: Int)
+        case empty
+        case readFailed(String)
+
+        public var description: String {
+            switch self {
+            case .invalidUTF8(let line, let offset):
+                "invalid UTF-8 at byte offset \(offset) (line \(line)); use --errors replace to substitute U+FFFD"
+            case .nulByte(let line, let offset):
+                "NUL byte at byte offset \(offset) (line \(line)): this looks like a binary file"
+            case .lineTooLong(let line, let limit):
+                "line \(line) is longer than \(limit) bytes; raise --max-line-bytes to accept it"
+            case .empty:
+                "the input is empty"
+            case .readFailed(let reason):
+                "cannot read the input: \(reason)"
+            }
+        }
+    }
+
+    /// A batch of lines: their bytes back to back, and where each starts and ends.
+    public struct Batch {
+        public var bytes: [UInt8] = []
+        public var lineStarts: [Int] = []
+        public var lineEnds: [Int] = []
+        /// Number of the first line in the batch (1-based) and its offset in the input.
+        public var firstLine = 1
+        public var firstOffset = 0
+        /// Lines in which invalid UTF-8 was replaced.
+        public var repairedLines = 0
+        public var count: Int { lineStarts.count }
+        public func line(_ k: Int) -> ArraySlice<UInt8> { bytes[lineStarts[k]..<lineEnds[k]] }
+    }
+
+    private let fd: Int32
+    private let options: Options
+    private var buffer: [UInt8] = []
+    private var bufferStart = 0
+    private var atEOF = false
+    private var lineNumber = 1
+    private var offset = 0
+    public private(set) var bytesRead = 0
+    private var sawAnything = false
+
+    public init(fileDescriptor: Int32, options: Options = Options()) {
+        fd = fileDescriptor
+        self.options = options
+    }
+
+    private mutating func fill() throws {
+        if bufferStart > 0 {
+            buffer.removeFirst(bufferStart)
+            bufferStart = 0
+        }
+        let old = buffer.count
+        buffer.reserveCapacity(old + options.blockBytes)
+        buffer.append(contentsOf: repeatElement(0, count: options.blockBytes))
+        let n = buffer.withUnsafeMutableBufferPointer { b in
+            read(fd, b.baseAddress! + old, options.blockBytes)
+        }
+        if n < 0 {
+            buffer.removeLast(options.blockBytes)
+            throw InputError.readFailed(String(cString: strerror(errno)))
+        }
+        buffer.removeLast(options.blockBytes - n)
+        if n == 0 { atEOF = true }
+        bytesRead += n
+    }
+
+    /// The next batch of about `targetBytes` of whole lines, or nil at the end. With
+    /// `returnEarly` (a pipe or terminal), a batch ends as soon as no complete line is
+    /// waiting, instead of blocking for more input.
+    public mutating func nextBatch(targetBytes: Int = 1 << 20, returnEarly: Bool = false) throws -> Batch? {
+        var batch = Batch()
+        batch.firstLine = lineNumber
+        batch.firstOffset = offset
+        while batch.bytes.count < targetBytes {
+            guard let line = try nextLineRange(mayBlock: !returnEarly || batch.count == 0) else { break }
+            sawAnything = true
+            try appendChecked(line, to: &batch)
+        }
+        if batch.count == 0 {
+            if !sawAnything { throw InputError.empty }
+            return nil
+        }
+        return batch
+    }
+
+    /// Range of the next line in `buffer` (without the `\n`), consuming it; nil at the end
+    /// of the input, or when reading more would be needed and `mayBlock` is false.
+    private mutating func nextLineRange(mayBlock: Bool) throws -> Range<Int>? {
+        var scanFrom = bufferStart
+        while true {
+            if let nl = Self.indexOfNewline(buffer, from: scanFrom) {
+                let range = bufferStart..<nl
+                if range.count > options.maxLineBytes { throw InputError.lineTooLong(line: lineNumber, limit: options.maxLineBytes) }
+                bufferStart = nl + 1
+                return range
+            }
+            if buffer.count - bufferStart > options.maxLineBytes {
+                throw InputError.lineTooLong(line: lineNumber, limit: options.maxLineBytes)
+            }
+            if atEOF {
+                guard bufferStart < buffer.count else { return nil }
+                let range = bufferStart..<buffer.count
+                bufferStart = buffer.count
+                return range
+            }
+            if !mayBlock { return nil }
+            let scanned = buffer.count - bufferStart
+            try fill()  // moves the unread bytes to the front
+            scanFrom = bufferStart + scanned
+        }
+    }
+
+    private static func indexOfNewline(_ buffer: [UInt8], from start: Int) -> Int? {
+        buffer.withUnsafeBufferPointer { b in
+            guard start < b.count, let p = memchr(b.baseAddress! + start, 0x0A, b.count - start) else { return nil }
+            return b.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
+    private mutating func appendChecked(_ range: Range<Int>, to batch: inout Batch) throws {
+        let lineOffset = offset
+        offset += range.count + 1
+        defer { lineNumber += 1 }
+        try buffer.withUnsafeBufferPointer { all in
+            let line = UnsafeBufferPointer(rebasing: all[range])
+            if !options.allowNUL, let nul = line.firstIndex(of: 0) {
+                throw InputError.nulByte(line: lineNumber, offset: lineOffset + nul)
+            }
+            let start = batch.bytes.count
+            if let bad = UTF8.firstInvalidOffset(line) {
+                guard options.invalidUTF8 == .replace else {
+                    throw InputError.invalidUTF8(line: lineNumber, offset: lineOffset + bad)
+                }
+                batch.bytes.append(contentsOf: UTF8.repaired(line).bytes)
+                batch.repairedLines += 1
+            } else {
+                batch.bytes.append(contentsOf: line)
+            }
+            if options.keepLineBreaks && range.upperBound < all.count && all[range.upperBound] == 0x0A {
+                batch.bytes.append(0x0A)
+            }
+            batch.lineStarts.append(start)
+            batch.lineEnds.append(batch.bytes.count)
+        }
+    }
+}

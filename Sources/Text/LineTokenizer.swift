@@ -1,0 +1,181 @@
+import Foundation
+
+/// What `tokenize` does with a stream: encode (or decode) it line by line, in order,
+/// with the lines of each batch spread over the threads, and count what it did.
+public struct LineTokenizer {
+    public enum Format: Sendable { case pieces, ids, json, decode }
+
+    public struct Statistics: Sendable {
+        public var lines = 0
+        public var bytes = 0
+        public var characters = 0
+        public var tokens = 0
+        public var repairedLines = 0
+        public var wallSeconds = 0.0
+        /// CPU time of the whole process (all threads) while running.
+        public var cpuSeconds = 0.0
+
+        public var tokensPerCharacter: Double { characters > 0 ? Double(tokens) / Double(characters) : 0 }
+        public var megabytesPerSecond: Double { wallSeconds > 0 ? Double(bytes) / 1e6 / wallSeconds : 0 }
+        public var megabytesPerCPUSecond: Double { cpuSeconds > 0 ? Double(bytes) / 1e6 / cpuSeconds : 0 }
+
+        public var summary: String {
+            var s = String(format: "%d lines, %d bytes, %d characters, %d tokens, %.3f tokens/character, %.1f MB/s (%.1f MB per CPU-second)",
+                           lines, bytes, characters, tokens, tokensPerCharacter, megabytesPerSecond, megabytesPerCPUSecond)
+            if repairedLines > 0 { s += ", \(repairedLines) lines with invalid UTF-8 replaced" }
+            return s
+        }
+
+        public var json: String {
+            "{\"lines\":\(lines),\"bytes\":\(bytes),\"characters\":\(characters),\"tokens\":\(tokens),"
+                + "\"repaired_lines\":\(repairedLines),\"wall_seconds\":\(wallSeconds),\"cpu_seconds\":\(cpuSeconds),"
+                + "\"tokens_per_character\":\(tokensPerCharacter),\"mb_per_second\":\(megabytesPerSecond),"
+                + "\"mb_per_cpu_second\":\(megabytesPerCPUSecond)}"
+        }
+    }
+
+    public struct DecodeInputError: Error, CustomStringConvertible {
+        public let line: Int
+        public let message: String
+        public var description: String { "line \(line): \(message)" }
+    }
+
+    public let tokenizer: Tokenizer
+    public let format: Format
+    public let allowSpecial: Bool
+    public let threads: Int
+    public private(set) var statistics = Statistics()
+    private var encoders: [Encoder]
+
+    public init(tokenizer: Tokenizer, format: Format, allowSpecial: Bool = false, threads: Int = 2) {
+        self.tokenizer = tokenizer
+        self.format = format
+        self.allowSpecial = allowSpecial
+        self.threads = max(1, threads)
+        encoders = (0..<max(1, threads)).map { _ in Encoder(tokenizer) }
+    }
+
+    /// Processes everything `reader` delivers. `write` receives output in order; `flush`
+    /// is called after each batch when `interactive` (a pipe or terminal), so answers are
+    /// not held back; `progress` receives the bytes read so far.
+    public mutating func run(reader: LineReader, output: OutputSink, interactive: Bool = false,
+                             progress: (Int) -> Void = { _ in }) throws {
+        var reader = reader
+        let start = Date(), startCPU = Self.processCPUSeconds()
+        defer {
+            statistics.wallSeconds += Date().timeIntervalSince(start)
+            statistics.cpuSeconds += Self.processCPUSeconds() - startCPU
+        }
+        while let batch = try reader.nextBatch(targetBytes: 1 << 20, returnEarly: interactive) {
+            let text = try process(batch)
+            output.write(text)
+            if interactive { output.flush() }
+            statistics.lines += batch.count
+            statistics.repairedLines += batch.repairedLines
+            progress(reader.bytesRead)
+        }
+    }
+
+    /// The output for one batch, its lines split over the threads.
+    public mutating func process(_ batch: LineReader.Batch) throws -> [UInt8] {
+        if format == .decode { return try decode(batch) }
+        let parts = min(threads, max(1, batch.count / 64))
+        var results = [Result<(out: [UInt8], chars: Int, tokens: Int), Error>](repeating: .success(([], 0, 0)), count: parts)
+        let format = self.format, allowSpecial = self.allowSpecial, vocabulary = tokenizer.vocabulary
+        encoders.withUnsafeMutableBufferPointer { encoders in
+            results.withUnsafeMutableBufferPointer { results in
+                let e = encoders.baseAddress!, r = results.baseAddress!
+                parallelFor(parts) { part in
+                    let lines = (batch.count * part / parts)..<(batch.count * (part + 1) / parts)
+                    r[part] = Result {
+                        var out: [UInt8] = []
+                        var encoding = Encoding()
+                        var chars = 0, tokens = 0
+                        try batch.bytes.withUnsafeBufferPointer { all in
+                            for k in lines {
+                                let line = UnsafeBufferPointer(rebasing: all[batch.lineStarts[k]..<batch.lineEnds[k]])
+                                encoding.removeAll()
+                                try e[part].encode(line, allowSpecial: allowSpecial, into: &encoding)
+                                chars += Self.countScalars(line)
+                                tokens += encoding.count
+                                Self.format(encoding, line: batch.firstLine + k, format: format, vocabulary: vocabulary, into: &out)
+                            }
+                        }
+                        return (out, chars, tokens)
+                    }
+                }
+            }
+        }
+        var out: [UInt8] = []
+        for result in results {
+            let part = try result.get()
+            out += part.out
+            statistics.characters += part.chars
+            statistics.tokens += part.tokens
+        }
+        statistics.bytes += batch.bytes.count
+        return out
+    }
+
+    private static func format(_ e: Encoding, line: Int, format: Format, vocabulary v: Vocabulary, into out: inout [UInt8]) {
+        switch format {
+        case .pieces:
+            for k in 0..<e.count {
+                if k > 0 { out.append(0x20) }
+                out += TokenFormatter.display(v.tokens[Int(e.ids[k])]).utf8
+            }
+        case .ids:
+            for k in 0..<e.count {
+                if k > 0 { out.append(0x20) }
+                out += String(e.ids[k]).utf8
+            }
+        case .json:
+            out += TokenFormatter.json(line: line, encoding: e, vocabulary: v).utf8
+        case .decode:
+            break
+        }
+        out.append(0x0A)
+    }
+
+    private mutating func decode(_ batch: LineReader.Batch) throws -> [UInt8] {
+        var out: [UInt8] = []
+        for k in 0..<batch.count {
+            let line = batch.line(k)
+            var ids: [Int32] = []
+            for field in line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                guard let id = Int32(String(decoding: field, as: Unicode.UTF8.self)) else {
+                    throw DecodeInputError(line: batch.firstLine + k, message: "'\(String(decoding: field.prefix(20), as: Unicode.UTF8.self))' is not a token id")
+                }
+                ids.append(id)
+            }
+            do {
+                out += try tokenizer.decode(ids)
+            } catch {
+                throw DecodeInputError(line: batch.firstLine + k, message: "\(error)")
+            }
+            out.append(0x0A)
+            statistics.tokens += ids.count
+        }
+        statistics.bytes += batch.bytes.count
+        return out
+    }
+
+    static func processCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    @inline(__always)
+    static func countScalars(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var n = 0
+        for b in bytes where b & 0xC0 != 0x80 { n += 1 }
+        return n
+    }
+}
+
+/// Where `LineTokenizer` writes: standard output in the tool, an array in tests.
+public protocol OutputSink: AnyObject {
+    func write(_ bytes: [UInt8])
+    func flush()
+}

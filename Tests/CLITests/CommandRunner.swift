@@ -1,0 +1,63 @@
+import Foundation
+
+/// Runs the package's built executables, as a user would from a shell.
+struct CommandRunner {
+    struct Output {
+        var status: Int32
+        var stdout: [UInt8]
+        var stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    /// The folder holding the built products (the test runner sits beside them).
+    static let productsFolder: URL = {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var folder = runner.deletingLastPathComponent()
+        // On Linux the runner is `<products>/<Package>PackageTests.xctest`.
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenize").path),
+              folder.path != "/" {
+            folder.deleteLastPathComponent()
+        }
+        return folder
+    }()
+
+    static func run(_ tool: String, _ arguments: [String], stdin: [UInt8] = []) throws -> Output {
+        let process = Process()
+        process.executableURL = productsFolder.appendingPathComponent(tool)
+        process.arguments = arguments
+        let input = Pipe(), output = Pipe(), error = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        // Write stdin and read both outputs concurrently so no pipe fills up.
+        let writer = Thread {
+            input.fileHandleForWriting.write(Data(stdin))
+            try? input.fileHandleForWriting.close()
+        }
+        writer.start()
+        let errData = DataBox()
+        let errReader = Thread { errData.set(error.fileHandleForReading.readDataToEndOfFile()) }
+        errReader.start()
+        let outData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while errReader.isExecuting || writer.isExecuting { usleep(1000) }
+        return Output(status: process.terminationStatus, stdout: [UInt8](outData),
+                      stderr: String(decoding: errData.get(), as: UTF8.self))
+    }
+
+    /// Standard error as read by another thread.
+    private final class DataBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+        func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+    }
+
+    /// A fresh temporary folder for one test.
+    static func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cli-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
