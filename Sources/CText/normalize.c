@@ -150,13 +150,13 @@ static void fill_align(ct_normalizer *n, size_t count, intptr_t origin) {
     for (size_t t = 0; t < count; t++) a[t] = origin;
 }
 
-// A segment that is already normalized (and has no case change beyond ASCII).
-static int copy_segment(ct_normalizer *n, const uint8_t *in, size_t from, size_t to,
-                        int fold, int want_align, int *changed) {
+// Appends input bytes [from, to), which need no normalization, to the output, whose
+// capacity the caller has reserved; lower-cases ASCII when folding (bytes >= 0x80 of
+// multi-byte sequences are never in 'A'..'Z'). Alignment is the caller's job.
+static void emit_clean(ct_normalizer *n, const uint8_t *in, size_t from, size_t to,
+                       int fold, int *changed) {
     size_t k = to - from;
-    if (k == 0) return 0;  // `in` may be NULL for empty input
-    int err = reserve_out(n, n->len + k);
-    if (err) return err;
+    if (k == 0) return;  // `in` may be NULL for empty input
     uint8_t *o = n->out + n->len;
     if (fold) {
         for (size_t t = 0; t < k; t++) {
@@ -167,35 +167,7 @@ static int copy_segment(ct_normalizer *n, const uint8_t *in, size_t from, size_t
     } else {
         memcpy(o, in + from, k);
     }
-    if (want_align) fill_align(n, k, (intptr_t)from);
     n->len += k;
-    return 0;
-}
-
-// ASCII bytes each of which is followed by ASCII: every byte is a segment of its own.
-// (Also the identity copy, where every byte maps to itself.)
-static int copy_ascii(ct_normalizer *n, const uint8_t *in, size_t from, size_t to,
-                      int fold, int want_align, int *changed) {
-    size_t k = to - from;
-    if (k == 0) return 0;  // `in` may be NULL for empty input
-    int err = reserve_out(n, n->len + k);
-    if (err) return err;
-    uint8_t *o = n->out + n->len;
-    if (fold) {
-        for (size_t t = 0; t < k; t++) {
-            uint8_t c = in[from + t];
-            if ((uint8_t)(c - 'A') < 26) { c += 32; *changed = 1; }
-            o[t] = c;
-        }
-    } else {
-        memcpy(o, in + from, k);
-    }
-    if (want_align) {
-        intptr_t *a = n->align + n->len;
-        for (size_t t = 0; t < k; t++) a[t] = (intptr_t)(from + t);
-    }
-    n->len += k;
-    return 0;
 }
 
 static int normalize_segment(ct_normalizer *n, const uint8_t *in, size_t from, size_t to,
@@ -247,40 +219,54 @@ int ct_normalize(ct_normalizer *n, int form, const uint8_t *in, size_t length,
 
     n->len = 0;
     int changed = 0, err = 0;
-    // Fast paths write at most `length` bytes; +1 so that the end offset always has room.
+    // Clean input is copied 1:1, so `length` bytes (+1 alignment entry for the end) hold
+    // everything until a segment goes through utf8proc, after which this is redone.
     if ((err = reserve_out(n, length + 1))) return err;
     if (form & CT_NORM_IDENTITY) {
-        if ((err = copy_ascii(n, in, 0, length, 0, want_align, &changed))) return err;
-        if (want_align) n->align[n->len] = (intptr_t)length;
+        emit_clean(n, in, 0, length, 0, &changed);
+        if (want_align) for (size_t q = 0; q <= length; q++) n->align[q] = (intptr_t)q;
         result->bytes = n->out;
         result->alignment = want_align ? n->align : NULL;
         result->count = n->len;
         result->changed = 0;
         return 0;
     }
-    // The pending segment [seg, i): it is emitted when the next boundary is seen.
+    // Clean segments are not copied one by one: input [done, seg) is copied in one go
+    // when a segment needs utf8proc, or at the end. Its output position is the input
+    // position + shift, which is where its alignment entries are written right away.
+    size_t done = 0;
+    intptr_t shift = 0;
+    // The open segment is [seg, i); it closes when the next boundary is seen.
     size_t seg = 0, i = 0;
-    int pending = 0, slow = 0;
+    int open = 0, slow = 0;
     uint8_t last_ccc = 0;
 
-#define FLUSH()                                                                         \
+#define CLOSE_SEGMENT()                                                                 \
     do {                                                                                \
-        if (pending) {                                                                  \
-            err = slow ? normalize_segment(n, in, seg, i, options, want_align, &changed) \
-                       : copy_segment(n, in, seg, i, fold, want_align, &changed);       \
-            if (err) return err;                                                        \
+        if (!open) break;                                                               \
+        if (slow) {                                                                     \
+            emit_clean(n, in, done, seg, fold, &changed);                               \
+            if ((err = normalize_segment(n, in, seg, i, options, want_align, &changed))) \
+                return err;                                                             \
+            done = i;                                                                   \
+            shift = (intptr_t)n->len - (intptr_t)done;                                  \
+            if ((err = reserve_out(n, n->len + (length - i) + 1))) return err;          \
+        } else if (want_align) {                                                        \
+            for (size_t q = seg; q < i; q++) n->align[(intptr_t)q + shift] = (intptr_t)seg; \
         }                                                                               \
     } while (0)
 
     while (i < length) {
         if (in[i] < 0x80) {
             // Every ASCII character has a boundary before it and is quick-check YES.
-            FLUSH();
+            CLOSE_SEGMENT();
             size_t j = i + 1;
             while (j < length && in[j] < 0x80) j++;
-            // The run's last byte may take combining marks that follow: keep it pending.
-            if ((err = copy_ascii(n, in, i, j - 1, fold, want_align, &changed))) return err;
-            seg = j - 1; pending = 1; slow = 0; last_ccc = 0;
+            // Each byte but the last is a segment; the last may take combining marks.
+            if (want_align) {
+                for (size_t q = i; q + 1 < j; q++) n->align[(intptr_t)q + shift] = (intptr_t)q;
+            }
+            seg = j - 1; open = 1; slow = 0; last_ccc = 0;
             i = j;
             continue;
         }
@@ -291,9 +277,9 @@ int ct_normalize(ct_normalizer *n, int form, const uint8_t *in, size_t length,
             return CT_NORM_ERROR_INVALID_UTF8;
         }
         uint8_t flags = cp < CT_TABLE_LIMIT ? table[cp] : ct_class_of_slow(cp);
-        if (!pending || !(flags & no_boundary)) {
-            FLUSH();
-            seg = i; pending = 1; slow = 0; last_ccc = 0;
+        if (!open || !(flags & no_boundary)) {
+            CLOSE_SEGMENT();
+            seg = i; open = 1; slow = 0; last_ccc = 0;
         }
         if (flags & may_change) {
             slow = 1;
@@ -310,8 +296,9 @@ int ct_normalize(ct_normalizer *n, int form, const uint8_t *in, size_t length,
         }
         i += (size_t)k;
     }
-    FLUSH();
-#undef FLUSH
+    CLOSE_SEGMENT();
+#undef CLOSE_SEGMENT
+    emit_clean(n, in, done, length, fold, &changed);
 
     if (want_align) n->align[n->len] = (intptr_t)length;
     result->bytes = n->out;

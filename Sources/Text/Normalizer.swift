@@ -89,7 +89,16 @@ public struct NormalizedText: Sendable, Equatable {
 /// library call; a segment whose code points are all quick-check YES for the form, in
 /// canonical order and, when folding, without a case mapping, is copied; only the rest
 /// goes through utf8proc (decomposition per code point, our own linear canonical
-/// ordering, then utf8proc's composition).
+/// ordering, then utf8proc's composition). Clean input is copied in bulk between
+/// segments that need utf8proc.
+///
+/// utf8proc rather than ICU for those segments because it is about twice as fast
+/// there: on every code point whose quick check is not YES, as a segment of its own,
+/// utf8proc took 49-53 ns per segment and ICU's `unorm2_normalize` (UTF-8 to UTF-16 and
+/// back, reused buffers) 104-120 ns, for NFC and NFKC alike (ICU 72, utf8proc 2.8, one
+/// Zen 1 core). On whole lines of Chinese news this normalizer (with alignment) ran at
+/// about 400 MB/CPU-s for NFC and 260 for NFKC against ICU's 356 and 275 through UTF-16;
+/// on English, 560 against 187.
 public final class Normalizer {
     public let form: NormalizationForm
     private let handle: OpaquePointer

@@ -151,9 +151,39 @@ import Text
                     mismatches.append(String(scalars).unicodeScalars.map { String($0.value, radix: 16) }.joined(separator: " "))
                 }
                 if result.changed != (result.bytes != input) { mismatches.append("changed flag") }
+                if !Self.alignmentIsBySegment(result, input, form) { mismatches.append("alignment of \(input)") }
             }
             #expect(mismatches.isEmpty, "\(form): \(mismatches.count) mismatches, e.g. \(mismatches.prefix(5))")
         }
+    }
+}
+
+extension NormalizerTests {
+    /// Rebuilds the expected output and alignment from the definition: split the input
+    /// before every code point the class table gives a boundary before, normalize each
+    /// segment alone, and map all its bytes to the segment's start.
+    static func alignmentIsBySegment(_ result: NormalizedText, _ input: [UInt8], _ form: NormalizationForm) -> Bool {
+        let table = CharacterClassTable.shared
+        let compat = form == .nfkc || form == .nfkcCasefold
+        var starts: [Int] = []
+        var offset = 0
+        for scalar in String(decoding: input, as: UTF8.self).unicodeScalars {
+            let flags = table.lookup(scalar)
+            if starts.isEmpty || !(compat ? flags.noBoundaryBeforeNFKC : flags.noBoundaryBeforeNFC) {
+                starts.append(offset)
+            }
+            offset += String(scalar).utf8.count
+        }
+        let single = Normalizer(form: form)
+        var bytes: [UInt8] = [], alignment: [Int] = []
+        for (k, start) in starts.enumerated() {
+            let end = k + 1 < starts.count ? starts[k + 1] : input.count
+            guard let piece = try? single.normalize(Array(input[start..<end])) else { return false }
+            bytes += piece.bytes
+            alignment += Array(repeating: start, count: piece.bytes.count)
+        }
+        alignment.append(input.count)
+        return bytes == result.bytes && alignment == result.alignment
     }
 }
 
