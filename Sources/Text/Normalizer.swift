@@ -9,7 +9,11 @@ import CText
 /// characters (soft hyphen, ZERO WIDTH JOINER, variation selectors, BOM, ...), which
 /// these forms keep: the pre-tokenizer needs ZWJ and variation selectors to keep emoji
 /// sequences whole. (utf8proc's own `utf8proc_NFKC_Casefold` adds UTF8PROC_IGNORE to
-/// delete them; we do not.)
+/// delete them; we do not.) Checked code point by code point against ICU 72's
+/// NFKC_Casefold normalizer: the same result for all 1,112,064 scalar values except
+/// the 4,174 default ignorables. `.nfcCasefold` has no Unicode name: it is the
+/// canonical counterpart, NFC of the full case folding of the canonical decomposition,
+/// so it folds case but keeps compatibility characters (full-width, ligatures) apart.
 public enum NormalizationForm: Sendable, Hashable, CaseIterable {
     /// No normalization: the bytes are returned unchanged and not even read.
     case none

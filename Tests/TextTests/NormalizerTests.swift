@@ -64,6 +64,8 @@ import Text
         #expect(try nfc.normalize("\u{130}").string == "i\u{307}")
         #expect(try nfkc.normalize("ＡＢＣ \u{FB01} Ⅻ").string == "abc fi xii")
         #expect(try nfc.normalize("ＡＢＣ").string == "ａｂｃ")  // NFC keeps full-width forms
+        // Unlike Unicode's NFKC_Casefold, default ignorables (ZWJ, soft hyphen) are kept.
+        #expect(try nfkc.normalize("👨\u{200D}👩 A\u{AD}B").string == "👨\u{200D}👩 a\u{AD}b")
         let unchanged = try nfc.normalize("already folded 中文")
         #expect(!unchanged.changed)
     }
