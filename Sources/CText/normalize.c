@@ -207,6 +207,13 @@ static int normalize_segment(ct_normalizer *n, const uint8_t *in, size_t from, s
     return 0;
 }
 
+// Han, Kana and Hangul have no case mappings (the every-code-point test against utf8proc
+// checks this), so folding Chinese text needs no property lookup per character.
+static inline int caseless(uint8_t flags) {
+    uint8_t c = flags & CT_CLASS_MASK;
+    return c == CT_CLASS_HAN || c == CT_CLASS_KANA || c == CT_CLASS_HANGUL;
+}
+
 int ct_normalize(ct_normalizer *n, int form, const uint8_t *in, size_t length,
                  int want_align, ct_normalized *result, size_t *error_offset) {
     const int fold = (form & CT_NORM_CASEFOLD) != 0;
@@ -283,7 +290,7 @@ int ct_normalize(ct_normalizer *n, int form, const uint8_t *in, size_t length,
         }
         if (flags & may_change) {
             slow = 1;
-        } else if (fold || (flags & no_boundary)) {
+        } else if ((fold && !caseless(flags)) || (flags & no_boundary)) {
             const utf8proc_property_t *prop = utf8proc_get_property((utf8proc_int32_t)cp);
             if (fold && prop->casefold_seqindex != UINT16_MAX) slow = 1;
             // Quick check YES on every code point is not enough: the combining marks

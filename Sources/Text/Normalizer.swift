@@ -70,7 +70,7 @@ public struct NormalizedText: Sendable, Equatable {
 
     /// The input byte range that produced the normalized bytes `range`: from the start
     /// of the segment of its first byte to the end of the segment of its last byte.
-    /// O(length of the last segment).
+    /// `range` must lie within `0...bytes.count`. O(length of the last segment).
     public func originalRange(of range: Range<Int>) -> Range<Int> {
         let start = alignment[range.lowerBound]
         guard range.upperBound > range.lowerBound else { return start..<start }
