@@ -29,7 +29,7 @@ struct BPEMerger {
         while i < n {
             let b = p[i]
             if b < 0x80 { symbols.append(v.byteIDs[Int(b)]); i += 1; continue }
-            let (scalar, length) = UTF8.decode(p, i)
+            let (scalar, length) = UTF8Bytes.decode(p, i)
             let id = v.characterID(scalar)
             if id >= 0 {
                 symbols.append(id)

@@ -39,6 +39,7 @@ public struct BPETrainer {
 
     public let options: Options
     private var counter: PieceCounter
+    private let normalizer: Normalizer?
     public private(set) var statistics = Statistics()
 
     public init(options: Options) throws {
@@ -46,6 +47,10 @@ public struct BPETrainer {
         guard options.vocabularySize >= fixed else {
             throw Vocabulary.InvalidError(message: "vocabulary size \(options.vocabularySize) is smaller than the \(fixed) fixed entries (256 bytes, special tokens, user words)")
         }
+        guard let form = options.settings.normalizationForm else {
+            throw Vocabulary.InvalidError(message: "case folding needs a normalization form (nfc or nfkc)")
+        }
+        normalizer = form == .none ? nil : Normalizer(form: form)
         guard options.minFrequency >= 1 else { throw Vocabulary.InvalidError(message: "minimum frequency must be at least 1") }
         guard options.characterCoverage > 0, options.characterCoverage <= 1 else {
             throw Vocabulary.InvalidError(message: "character coverage must be in (0, 1]")
@@ -56,10 +61,14 @@ public struct BPETrainer {
     }
 
     /// Counts the pieces of `text` (valid UTF-8 ending at a line break or the end of the
-    /// input). Throws `UTF8.InvalidError` with an offset relative to `text`.
+    /// input). Throws `UTF8Bytes.InvalidError` with an offset relative to `text`.
     public mutating func add(_ text: UnsafeBufferPointer<UInt8>) throws {
-        if let bad = UTF8.firstInvalidOffset(text) { throw UTF8.InvalidError(offset: bad) }
-        counter.add(text)
+        if let bad = UTF8Bytes.firstInvalidOffset(text) { throw UTF8Bytes.InvalidError(offset: bad) }
+        guard let normalizer else {
+            counter.add(text)
+            return
+        }
+        try normalizer.withNormalized(text, wantAlignment: false) { bytes, _, _ in counter.add(bytes) }
     }
 
     public mutating func add(_ text: String) throws {
@@ -115,7 +124,7 @@ public struct BPETrainer {
                 var i = r.lowerBound
                 while i < r.upperBound {
                     if p[i] < 0x80 { i += 1; continue }
-                    let (scalar, length) = UTF8.decode(p, i)
+                    let (scalar, length) = UTF8Bytes.decode(p, i)
                     counts[Int(scalar)] &+= weight
                     total &+= weight
                     i += length

@@ -154,11 +154,11 @@ public struct LineReader {
                 throw InputError.nulByte(line: lineNumber, offset: lineOffset + nul)
             }
             let start = batch.bytes.count
-            if let bad = UTF8.firstInvalidOffset(line) {
+            if let bad = UTF8Bytes.firstInvalidOffset(line) {
                 guard options.invalidUTF8 == .replace else {
                     throw InputError.invalidUTF8(line: lineNumber, offset: lineOffset + bad)
                 }
-                batch.bytes.append(contentsOf: UTF8.repaired(line).bytes)
+                batch.bytes.append(contentsOf: UTF8Bytes.repaired(line).bytes)
                 batch.repairedLines += 1
             } else {
                 batch.bytes.append(contentsOf: line)

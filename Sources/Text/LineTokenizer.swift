@@ -3,7 +3,11 @@ import Foundation
 /// What `tokenize` does with a stream: encode (or decode) it line by line, in order,
 /// with the lines of each batch spread over the threads, and count what it did.
 public struct LineTokenizer {
-    public enum Format: Sendable { case pieces, ids, json, decode }
+    public enum Format: Sendable {
+        case pieces, ids, json, decode
+        /// ICU dictionary word segmentation instead of tokens: words separated by spaces.
+        case words
+    }
 
     public struct Statistics: Sendable {
         public var lines = 0
@@ -11,6 +15,8 @@ public struct LineTokenizer {
         public var characters = 0
         public var tokens = 0
         public var repairedLines = 0
+        /// Lines that the vocabulary's normalization changed.
+        public var normalizedLines = 0
         public var wallSeconds = 0.0
         /// CPU time of the whole process (all threads) while running.
         public var cpuSeconds = 0.0
@@ -23,11 +29,12 @@ public struct LineTokenizer {
             var s = String(format: "%d lines, %d bytes, %d characters, %d tokens, %.3f tokens/character, %.1f MB/s (%.1f MB per CPU-second)",
                            lines, bytes, characters, tokens, tokensPerCharacter, megabytesPerSecond, megabytesPerCPUSecond)
             if repairedLines > 0 { s += ", \(repairedLines) lines with invalid UTF-8 replaced" }
+            s += ", \(normalizedLines) lines changed by normalization"
             return s
         }
 
         public var json: String {
-            "{\"lines\":\(lines),\"bytes\":\(bytes),\"characters\":\(characters),\"tokens\":\(tokens),"
+            "{\"lines\":\(lines),\"normalized_lines\":\(normalizedLines),\"bytes\":\(bytes),\"characters\":\(characters),\"tokens\":\(tokens),"
                 + "\"repaired_lines\":\(repairedLines),\"wall_seconds\":\(wallSeconds),\"cpu_seconds\":\(cpuSeconds),"
                 + "\"tokens_per_character\":\(tokensPerCharacter),\"mb_per_second\":\(megabytesPerSecond),"
                 + "\"mb_per_cpu_second\":\(megabytesPerCPUSecond)}"
@@ -46,6 +53,7 @@ public struct LineTokenizer {
     public let threads: Int
     public private(set) var statistics = Statistics()
     private var encoders: [Encoder]
+    private var segmenters: [WordSegmenter] = []
 
     public init(tokenizer: Tokenizer, format: Format, allowSpecial: Bool = false, threads: Int = 2) {
         self.tokenizer = tokenizer
@@ -79,7 +87,12 @@ public struct LineTokenizer {
     /// The output for one batch, its lines split over the threads.
     public mutating func process(_ batch: LineReader.Batch) throws -> [UInt8] {
         if format == .decode { return try decode(batch) }
+        if format == .words && segmenters.isEmpty {
+            segmenters = try (0..<threads).map { _ in try WordSegmenter() }
+        }
         let parts = min(threads, max(1, batch.count / 64))
+        let normalizedBefore = encoders.reduce(0) { $0 + $1.normalizedInputs }
+        let segmenters = self.segmenters
         var results = [Result<(out: [UInt8], chars: Int, tokens: Int), Error>](repeating: .success(([], 0, 0)), count: parts)
         let format = self.format, allowSpecial = self.allowSpecial, vocabulary = tokenizer.vocabulary
         encoders.withUnsafeMutableBufferPointer { encoders in
@@ -95,8 +108,12 @@ public struct LineTokenizer {
                             for k in lines {
                                 let line = UnsafeBufferPointer(rebasing: all[batch.lineStarts[k]..<batch.lineEnds[k]])
                                 encoding.removeAll()
-                                try e[part].encode(line, allowSpecial: allowSpecial, into: &encoding)
                                 chars += Self.countScalars(line)
+                                if format == .words {
+                                    try Self.formatWords(line, segmenters[part], into: &out)
+                                    continue
+                                }
+                                try e[part].encode(line, allowSpecial: allowSpecial, into: &encoding)
                                 tokens += encoding.count
                                 Self.format(encoding, line: batch.firstLine + k, format: format, vocabulary: vocabulary, into: &out)
                             }
@@ -114,7 +131,18 @@ public struct LineTokenizer {
             statistics.tokens += part.tokens
         }
         statistics.bytes += batch.bytes.count
+        statistics.normalizedLines += encoders.reduce(0) { $0 + $1.normalizedInputs } - normalizedBefore
         return out
+    }
+
+    private static func formatWords(_ line: UnsafeBufferPointer<UInt8>, _ segmenter: WordSegmenter,
+                                    into out: inout [UInt8]) throws {
+        let words = try segmenter.words(line, droppingWhitespace: true)
+        for (k, word) in words.enumerated() {
+            if k > 0 { out.append(0x20) }
+            out += line[word]
+        }
+        out.append(0x0A)
     }
 
     private static func format(_ e: Encoding, line: Int, format: Format, vocabulary v: Vocabulary, into out: inout [UInt8]) {
@@ -131,7 +159,7 @@ public struct LineTokenizer {
             }
         case .json:
             out += TokenFormatter.json(line: line, encoding: e, vocabulary: v).utf8
-        case .decode:
+        case .decode, .words:
             break
         }
         out.append(0x0A)

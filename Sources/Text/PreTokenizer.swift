@@ -52,7 +52,7 @@ public struct PreTokenizer: @unchecked Sendable {  // `table` is immutable after
     func classAt(_ p: UnsafePointer<UInt8>, _ i: Int) -> (cls: UInt8, length: Int) {
         let b = p[i]
         if b < 0x80 { return (table[Int(b)] & 0x0F, 1) }
-        let (scalar, length) = UTF8.decode(p, i)
+        let (scalar, length) = UTF8Bytes.decode(p, i)
         let raw = scalar < 0x40000 ? table[Int(scalar)] : ct_class_of_slow(scalar)
         return (raw & 0x0F, length)
     }

@@ -8,13 +8,13 @@ public enum TokenFormatter {
         bytes.withUnsafeBufferPointer { b in
             var i = 0
             while i < b.count {
-                let length = UTF8.sequenceLength(b.baseAddress!, i, b.count)
+                let length = UTF8Bytes.sequenceLength(b.baseAddress!, i, b.count)
                 if length == 0 {
                     out += "<0x" + hex2(b[i]) + ">"
                     i += 1
                     continue
                 }
-                let (scalar, _) = UTF8.decode(b.baseAddress!, i)
+                let (scalar, _) = UTF8Bytes.decode(b.baseAddress!, i)
                 switch scalar {
                 case 0x20: out += "▁"
                 case 0x09: out += "\\t"
@@ -35,13 +35,13 @@ public enum TokenFormatter {
         bytes.withUnsafeBufferPointer { b in
             var i = 0
             while i < b.count {
-                let length = UTF8.sequenceLength(b.baseAddress!, i, b.count)
+                let length = UTF8Bytes.sequenceLength(b.baseAddress!, i, b.count)
                 if length == 0 {
                     out += "<0x" + hex2(b[i]) + ">"
                     i += 1
                     continue
                 }
-                let (scalar, _) = UTF8.decode(b.baseAddress!, i)
+                let (scalar, _) = UTF8Bytes.decode(b.baseAddress!, i)
                 switch scalar {
                 case 0x22: out += "\\\""
                 case 0x5C: out += "\\\\"

@@ -32,11 +32,12 @@ public struct Tokenizer: Sendable {
     let userWords: PhraseMatcher
     let userWordsAndSpecials: PhraseMatcher
 
+    /// The normalization the vocabulary prescribes, applied before pre-tokenization.
+    public let normalization: NormalizationForm
+
     public init(vocabulary: Vocabulary) throws {
-        guard vocabulary.settings.normalization == "none", !vocabulary.settings.caseFold else {
-            throw Vocabulary.InvalidError(message: "this build cannot normalize text (normalization '\(vocabulary.settings.normalization)')")
-        }
         self.vocabulary = vocabulary
+        normalization = vocabulary.settings.normalizationForm ?? NormalizationForm.none
         let users = vocabulary.kinds.indices.filter { vocabulary.kinds[$0] == .user }
             .map { (Int32($0), vocabulary.tokens[$0]) }
         let specials = vocabulary.kinds.indices.filter { vocabulary.kinds[$0] == .special }
@@ -46,7 +47,7 @@ public struct Tokenizer: Sendable {
     }
 
     /// Encodes `text`. Literal special-token text such as `<eos>` is ordinary text unless
-    /// `allowSpecial` is true. Throws `UTF8.InvalidError` for invalid UTF-8.
+    /// `allowSpecial` is true. Throws `UTF8Bytes.InvalidError` for invalid UTF-8.
     public func encode(_ text: [UInt8], allowSpecial: Bool = false) throws -> Encoding {
         var encoder = Encoder(self)
         var out = Encoding()
@@ -79,8 +80,8 @@ public struct Tokenizer: Sendable {
             let result = Result { () throws -> Encoding in
                 do {
                     try encoder.encode(slice, allowSpecial: allowSpecial, into: &out)
-                } catch let error as UTF8.InvalidError {
-                    throw UTF8.InvalidError(offset: error.offset + cuts[part])
+                } catch let error as UTF8Bytes.InvalidError {
+                    throw UTF8Bytes.InvalidError(offset: error.offset + cuts[part])
                 }
                 return out
             }
@@ -134,20 +135,51 @@ public struct Tokenizer: Sendable {
     }
 }
 
-/// One thread's encoding state: BPE scratch and a cache of encoded pieces.
+/// One thread's encoding state: the normalizer's buffers, BPE scratch and a cache of
+/// encoded pieces.
 public struct Encoder {
     public let tokenizer: Tokenizer
+    private let normalizer: Normalizer?
+    /// How many inputs normalization changed.
+    public private(set) var normalizedInputs = 0
     private var merger = BPEMerger()
     private var cache = ByteStringTable(capacity: 1 << 12)
     private var cachedIDs: [Int32] = []
     private static let cacheLimit = 1 << 16
 
-    public init(_ tokenizer: Tokenizer) { self.tokenizer = tokenizer }
+    public init(_ tokenizer: Tokenizer) {
+        self.tokenizer = tokenizer
+        normalizer = tokenizer.normalization == .none ? nil : Normalizer(form: tokenizer.normalization)
+    }
 
-    /// Appends the encoding of `text` to `out`; offsets are relative to `text`.
+    /// Appends the encoding of `text` to `out`. Offsets are relative to `text` even when
+    /// the vocabulary normalizes: a token of normalized text covers the input bytes of the
+    /// normalization segments it came from.
     public mutating func encode(_ text: UnsafeBufferPointer<UInt8>, allowSpecial: Bool = false,
                                 into out: inout Encoding) throws {
-        if let bad = UTF8.firstInvalidOffset(text) { throw UTF8.InvalidError(offset: bad) }
+        if let bad = UTF8Bytes.firstInvalidOffset(text) { throw UTF8Bytes.InvalidError(offset: bad) }
+        guard let normalizer else {
+            encodeNormalized(text, allowSpecial: allowSpecial, into: &out)
+            return
+        }
+        let first = out.count
+        try normalizer.withNormalized(text) { bytes, alignment, changed in
+            encodeNormalized(bytes, allowSpecial: allowSpecial, into: &out)
+            guard changed, let alignment else { return }
+            normalizedInputs += 1
+            for k in first..<out.count {
+                let s = out.starts[k], e = out.ends[k]
+                let segment = alignment[e - 1]
+                var end = e
+                while alignment[end] == segment { end += 1 }
+                out.starts[k] = alignment[s]
+                out.ends[k] = alignment[end]
+            }
+        }
+    }
+
+    private mutating func encodeNormalized(_ text: UnsafeBufferPointer<UInt8>, allowSpecial: Bool,
+                                           into out: inout Encoding) {
         guard let p = text.baseAddress else { return }
         let n = text.count
         let phrases = allowSpecial ? tokenizer.userWordsAndSpecials : tokenizer.userWords
@@ -226,9 +258,9 @@ public struct StreamingDecoder {
     public mutating func push(_ id: Int32) throws -> [UInt8] {
         guard id >= 0, Int(id) < vocabulary.count else { throw Tokenizer.DecodeError.unknownID(id) }
         pending.append(contentsOf: vocabulary.tokens[Int(id)])
-        let ready = pending.withUnsafeBufferPointer { UTF8.completePrefixLength($0) }
+        let ready = pending.withUnsafeBufferPointer { UTF8Bytes.completePrefixLength($0) }
         // A model may emit byte tokens that never form a character: those become U+FFFD.
-        let out = pending.withUnsafeBufferPointer { UTF8.repaired(UnsafeBufferPointer(rebasing: $0[0..<ready])).bytes }
+        let out = pending.withUnsafeBufferPointer { UTF8Bytes.repaired(UnsafeBufferPointer(rebasing: $0[0..<ready])).bytes }
         pending.removeFirst(ready)
         return out
     }
@@ -237,6 +269,6 @@ public struct StreamingDecoder {
     /// replaced by U+FFFD when they can never become valid.
     public mutating func finish() -> [UInt8] {
         defer { pending.removeAll() }
-        return pending.withUnsafeBufferPointer { UTF8.repaired($0).bytes }
+        return pending.withUnsafeBufferPointer { UTF8Bytes.repaired($0).bytes }
     }
 }

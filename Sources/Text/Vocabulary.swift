@@ -34,6 +34,19 @@ public struct Vocabulary: Sendable, Equatable {
             self.caseFold = caseFold
             self.pretokenizer = pretokenizer
         }
+
+        /// The normalizer's form for these settings, or nil when they are not valid
+        /// (an unknown name, or case folding without a normalization form).
+        public var normalizationForm: NormalizationForm? {
+            switch (normalization, caseFold) {
+            case ("none", false): NormalizationForm.none  // spelled out: `.none` here is Optional.none
+            case ("nfc", false): .nfc
+            case ("nfkc", false): .nfkc
+            case ("nfc", true): .nfcCasefold
+            case ("nfkc", true): .nfkcCasefold
+            default: nil
+            }
+        }
     }
 
     public struct InvalidError: Error, CustomStringConvertible, Equatable {
@@ -76,6 +89,9 @@ public struct Vocabulary: Sendable, Equatable {
         guard ["none", "nfc", "nfkc"].contains(settings.normalization) else {
             throw fail("unknown normalization '\(settings.normalization)' (expected none, nfc or nfkc)")
         }
+        guard settings.normalizationForm != nil else {
+            throw fail("case folding needs a normalization form (nfc or nfkc)")
+        }
         guard settings.pretokenizer == PreTokenizer.version else {
             throw fail("pre-tokenizer '\(settings.pretokenizer)' is not supported (this build has \(PreTokenizer.version))")
         }
@@ -94,14 +110,14 @@ public struct Vocabulary: Sendable, Equatable {
                 }
                 byteIDs[Int(bytes[0])] = id
             case .character:
-                guard bytes.count > 1, UTF8.firstInvalidOffset(bytes) == nil,
-                      UTF8.lengthOfSequence(lead: bytes[0]) == bytes.count else {
+                guard bytes.count > 1, UTF8Bytes.firstInvalidOffset(bytes) == nil,
+                      UTF8Bytes.lengthOfSequence(lead: bytes[0]) == bytes.count else {
                     throw fail("token \(id): a character token must be one non-ASCII scalar")
                 }
-                let scalar = bytes.withUnsafeBufferPointer { UTF8.decode($0.baseAddress!, 0).scalar }
+                let scalar = bytes.withUnsafeBufferPointer { UTF8Bytes.decode($0.baseAddress!, 0).scalar }
                 if scalar < 0x10000 { bmp[Int(scalar)] = id } else { supplementary.set(Int32(scalar), 0, UInt64(id)) }
             case .special, .user:
-                guard !bytes.isEmpty, UTF8.firstInvalidOffset(bytes) == nil,
+                guard !bytes.isEmpty, UTF8Bytes.firstInvalidOffset(bytes) == nil,
                       !bytes.contains(0x0A), !bytes.contains(0x0D) else {
                     throw fail("token \(id): a \(kind.rawValue) token must be non-empty valid UTF-8 without line breaks")
                 }

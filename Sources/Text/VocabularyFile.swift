@@ -65,11 +65,11 @@ public enum VocabularyFile {
             let p = buffer.baseAddress!
             var i = 0
             while i < buffer.count {
-                let length = UTF8.sequenceLength(p, i, buffer.count)
+                let length = UTF8Bytes.sequenceLength(p, i, buffer.count)
                 if length == 0 {
                     out += String(format: "\\x%02X", p[i]); i += 1; continue
                 }
-                let (scalar, _) = UTF8.decode(p, i)
+                let (scalar, _) = UTF8Bytes.decode(p, i)
                 let kind = table.lookup(scalar).kind
                 let printable: Bool
                 switch kind {
@@ -101,7 +101,7 @@ public enum VocabularyFile {
     public static func parse(_ bytes: [UInt8]) throws -> Vocabulary {
         func fail(_ line: Int, _ message: String) -> FormatError { FormatError(line: line, message: message) }
         guard !bytes.isEmpty else { throw fail(1, "the vocabulary file is empty") }
-        if let bad = UTF8.firstInvalidOffset(bytes) { throw fail(0, "not UTF-8 text (invalid byte at offset \(bad))") }
+        if let bad = UTF8Bytes.firstInvalidOffset(bytes) { throw fail(0, "not UTF-8 text (invalid byte at offset \(bad))") }
         guard bytes.last == 0x0A else { throw fail(0, "the file is truncated (it does not end with a line break)") }
         // Split into lines, keeping the offset where each starts (for the checksum).
         var lines: [ArraySlice<UInt8>] = []

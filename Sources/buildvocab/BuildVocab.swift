@@ -35,6 +35,12 @@ struct BuildVocab: ParsableCommand {
     @Option(name: .customLong("user-word"), help: "A word that always stays one token (repeatable).")
     var userWords: [String] = []
 
+    @Option(name: .long, help: "Unicode normalization applied before training and encoding: none, nfc or nfkc.")
+    var normalize = "none"
+
+    @Flag(name: .long, help: "Fold case (with --normalize nfc or nfkc).")
+    var caseFold = false
+
     @Option(name: .long, help: "Bound on distinct pieces held while counting; rarer pieces are dropped beyond it.")
     var maxDistinctPieces = 2_000_000
 
@@ -50,6 +56,8 @@ struct BuildVocab: ParsableCommand {
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one training file") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if !["none", "nfc", "nfkc"].contains(normalize) { throw ValidationError("--normalize must be none, nfc or nfkc") }
+        if caseFold && normalize == "none" { throw ValidationError("--case-fold needs --normalize nfc or nfkc") }
     }
 
     func run() throws {
@@ -61,6 +69,7 @@ struct BuildVocab: ParsableCommand {
         options.userWords = userWords
         options.maxDistinctPieces = maxDistinctPieces
         options.threads = threads
+        options.settings = Vocabulary.Settings(normalization: normalize, caseFold: caseFold)
         var trainer: BPETrainer
         do { trainer = try BPETrainer(options: options) } catch { throw CLIError("\(error)") }
 

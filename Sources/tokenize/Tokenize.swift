@@ -13,7 +13,9 @@ struct Tokenize: ParsableCommand {
             line of tokens per input line. Spaces in tokens show as ▁, bytes that are not whole \
             characters as <0xHH>. Use --json for tokens, ids and byte offsets into the input line.
             Without --vocab the bundled 8,000-entry bilingual vocabulary is used. Build your own \
-            with `buildvocab`.
+            with `buildvocab`. A vocabulary built with --normalize normalizes the input before \
+            encoding; offsets still point into the original line, and --stats counts the lines \
+            normalization changed.
             """)
 
     @Argument(help: "Input files; standard input when none is given or for '-'.")
@@ -30,6 +32,9 @@ struct Tokenize: ParsableCommand {
 
     @Flag(name: .long, help: "Read lines of token ids and print the text they decode to.")
     var decode = false
+
+    @Flag(name: .long, help: "Print words found by ICU's dictionary word break (Chinese word segmentation) instead of tokens.")
+    var words = false
 
     @Flag(name: .long, help: "Recognize special-token text (e.g. <eos>) in the input as special tokens.")
     var special = false
@@ -53,7 +58,9 @@ struct Tokenize: ParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        if ids && json { throw ValidationError("--ids and --json are exclusive") }
+        if [ids, json, decode, words].filter({ $0 }).count > 1 {
+            throw ValidationError("--ids, --json, --decode and --words are exclusive")
+        }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if maxLineBytes < 1 { throw ValidationError("--max-line-bytes must be positive") }
     }
@@ -72,7 +79,7 @@ struct Tokenize: ParsableCommand {
         options.invalidUTF8 = errors
         options.allowNUL = allowNul
         options.maxLineBytes = maxLineBytes
-        let format: LineTokenizer.Format = decode ? .decode : json ? .json : ids ? .ids : .pieces
+        let format: LineTokenizer.Format = decode ? .decode : words ? .words : json ? .json : ids ? .ids : .pieces
         var job = LineTokenizer(tokenizer: tokenizer, format: format, allowSpecial: special, threads: threads)
         let output = OutputBuffer()
         for file in files.isEmpty ? ["-"] : files {

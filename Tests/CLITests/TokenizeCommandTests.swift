@@ -142,3 +142,13 @@ import Testing
         #expect(bad.status == 1 && bad.stderr.contains("invalid UTF-8 at byte offset 1"))
     }
 }
+
+@Suite struct WordsCommandTests {
+    @Test func segmentsChineseIntoWords() throws {
+        let r = try CommandRunner.run("tokenize", ["--words"], stdin: Array("我们喜欢自然语言处理。\n".utf8))
+        #expect(r.status == 0)
+        let words = r.text.split(separator: "\n")[0].split(separator: " ")
+        #expect(words.joined() == "我们喜欢自然语言处理。")
+        #expect(words.contains("我们") && words.count >= 4)
+    }
+}

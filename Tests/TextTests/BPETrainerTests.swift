@@ -87,7 +87,7 @@ import Testing
     @Test func invalidUTF8InTrainingTextIsAnErrorWithTheOffset() throws {
         var trainer = try BPETrainer(options: .init())
         let bytes: [UInt8] = Array("hello ".utf8) + [0xFF] + Array(" world\n".utf8)
-        #expect(throws: UTF8.InvalidError(offset: 6)) { try bytes.withUnsafeBufferPointer { try trainer.add($0) } }
+        #expect(throws: UTF8Bytes.InvalidError(offset: 6)) { try bytes.withUnsafeBufferPointer { try trainer.add($0) } }
     }
 
     @Test func memoryBoundPrunesRarePieces() throws {

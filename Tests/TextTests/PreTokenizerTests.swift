@@ -70,7 +70,7 @@ import Testing
             let bytes = Array(s.utf8)
             let pieces = splitter.pieces(bytes)
             #expect(Array(pieces.joined()) == bytes)
-            #expect(pieces.allSatisfy { !$0.isEmpty && UTF8.firstInvalidOffset($0) == nil })
+            #expect(pieces.allSatisfy { !$0.isEmpty && UTF8Bytes.firstInvalidOffset($0) == nil })
         }
     }
 }

@@ -61,7 +61,7 @@ import Testing
 
     @Test func invalidUTF8IsAnErrorNamingTheOffset() {
         let bytes: [UInt8] = Array("好的".utf8) + [0xE4, 0xB8] + Array("x".utf8)
-        #expect(throws: UTF8.InvalidError(offset: 6)) { try tokenizer.encode(bytes) }
+        #expect(throws: UTF8Bytes.InvalidError(offset: 6)) { try tokenizer.encode(bytes) }
     }
 
     @Test func parallelEncodingEqualsSerial() throws {
@@ -92,7 +92,7 @@ import Testing
         var out: [UInt8] = []
         for id in ids + byteIDs {
             let chunk = try decoder.push(id)
-            #expect(UTF8.firstInvalidOffset(chunk) == nil)
+            #expect(UTF8Bytes.firstInvalidOffset(chunk) == nil)
             out += chunk
         }
         out += decoder.finish()

@@ -1,7 +1,7 @@
 /// UTF-8 checks and decoding for the text layer, which works on bytes throughout:
 /// `String` compares by canonical equivalence and would merge byte sequences that a
 /// lossless tokenizer must keep apart.
-public enum UTF8 {
+public enum UTF8Bytes {
     /// Invalid UTF-8 at a byte offset of the input.
     public struct InvalidError: Error, Equatable, CustomStringConvertible {
         /// Offset of the first byte of the ill-formed sequence.
