@@ -54,6 +54,9 @@ public struct LineTokenizer {
     public private(set) var statistics = Statistics()
     private var encoders: [Encoder]
     private var segmenters: [WordSegmenter] = []
+    /// What each token prints as, by format, computed once: formatting must not build a
+    /// String per token.
+    private let printed: PrintedTokens
 
     public init(tokenizer: Tokenizer, format: Format, allowSpecial: Bool = false, threads: Int = 2) {
         self.tokenizer = tokenizer
@@ -61,6 +64,7 @@ public struct LineTokenizer {
         self.allowSpecial = allowSpecial
         self.threads = max(1, threads)
         encoders = (0..<max(1, threads)).map { _ in Encoder(tokenizer) }
+        printed = PrintedTokens(tokenizer.vocabulary, format: format)
     }
 
     /// Processes everything `reader` delivers. `write` receives output in order; `flush`
@@ -95,6 +99,7 @@ public struct LineTokenizer {
         let segmenters = self.segmenters
         var results = [Result<(out: [UInt8], chars: Int, tokens: Int), Error>](repeating: .success(([], 0, 0)), count: parts)
         let format = self.format, allowSpecial = self.allowSpecial, vocabulary = tokenizer.vocabulary
+        let printed = self.printed
         encoders.withUnsafeMutableBufferPointer { encoders in
             results.withUnsafeMutableBufferPointer { results in
                 let e = encoders.baseAddress!, r = results.baseAddress!
@@ -113,9 +118,10 @@ public struct LineTokenizer {
                                     try Self.formatWords(line, segmenters[part], into: &out)
                                     continue
                                 }
-                                try e[part].encode(line, allowSpecial: allowSpecial, into: &encoding)
+                                try e[part].encode(line, allowSpecial: allowSpecial, validated: true, into: &encoding)
                                 tokens += encoding.count
-                                Self.format(encoding, line: batch.firstLine + k, format: format, vocabulary: vocabulary, into: &out)
+                                Self.format(encoding, line: batch.firstLine + k, format: format, vocabulary: vocabulary,
+                                            printed: printed, into: &out)
                             }
                         }
                         return (out, chars, tokens)
@@ -145,17 +151,16 @@ public struct LineTokenizer {
         out.append(0x0A)
     }
 
-    private static func format(_ e: Encoding, line: Int, format: Format, vocabulary v: Vocabulary, into out: inout [UInt8]) {
+    private static func format(_ e: Encoding, line: Int, format: Format, vocabulary v: Vocabulary,
+                               printed: PrintedTokens, into out: inout [UInt8]) {
         switch format {
-        case .pieces:
-            for k in 0..<e.count {
-                if k > 0 { out.append(0x20) }
-                out += TokenFormatter.display(v.tokens[Int(e.ids[k])]).utf8
-            }
-        case .ids:
-            for k in 0..<e.count {
-                if k > 0 { out.append(0x20) }
-                out += String(e.ids[k]).utf8
+        case .pieces, .ids:
+            printed.bytes.withUnsafeBufferPointer { bytes in
+                for k in 0..<e.count {
+                    if k > 0 { out.append(0x20) }
+                    let id = Int(e.ids[k])
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[printed.starts[id]..<printed.starts[id + 1]]))
+                }
             }
         case .json:
             out += TokenFormatter.json(line: line, encoding: e, vocabulary: v).utf8
@@ -199,6 +204,20 @@ public struct LineTokenizer {
         var n = 0
         for b in bytes where b & 0xC0 != 0x80 { n += 1 }
         return n
+    }
+}
+
+/// The printed form of every token (display text or decimal id), back to back.
+private struct PrintedTokens {
+    var bytes: [UInt8] = []
+    var starts: [Int] = [0]
+
+    init(_ v: Vocabulary, format: LineTokenizer.Format) {
+        guard format == .pieces || format == .ids else { return }
+        for id in 0..<v.count {
+            bytes += format == .ids ? Array(String(id).utf8) : Array(TokenFormatter.display(v.tokens[id]).utf8)
+            starts.append(bytes.count)
+        }
     }
 }
 

@@ -155,9 +155,10 @@ public struct Encoder {
     /// Appends the encoding of `text` to `out`. Offsets are relative to `text` even when
     /// the vocabulary normalizes: a token of normalized text covers the input bytes of the
     /// normalization segments it came from.
-    public mutating func encode(_ text: UnsafeBufferPointer<UInt8>, allowSpecial: Bool = false,
+    /// `validated` skips the UTF-8 check for input the caller has already checked.
+    public mutating func encode(_ text: UnsafeBufferPointer<UInt8>, allowSpecial: Bool = false, validated: Bool = false,
                                 into out: inout Encoding) throws {
-        if let bad = UTF8Bytes.firstInvalidOffset(text) { throw UTF8Bytes.InvalidError(offset: bad) }
+        if !validated, let bad = UTF8Bytes.firstInvalidOffset(text) { throw UTF8Bytes.InvalidError(offset: bad) }
         guard let normalizer else {
             encodeNormalized(text, allowSpecial: allowSpecial, into: &out)
             return
@@ -221,27 +222,31 @@ public struct Encoder {
                 return
             }
         }
-        let ids: ArraySlice<Int32>
+        let offset: Int, count: Int
         if let index = cache.find(p + s, e - s) {
             let packed = cache[valueAt: index]
-            let offset = Int(packed >> 16), count = Int(packed & 0xFFFF)
-            ids = cachedIDs[offset..<(offset + count)]
+            offset = Int(packed >> 16)
+            count = Int(packed & 0xFFFF)
         } else {
-            let count = merger.merge(piece: UnsafeBufferPointer(start: p + s, count: e - s), vocabulary: v)
+            count = merger.merge(piece: UnsafeBufferPointer(start: p + s, count: e - s), vocabulary: v)
             if cache.count >= Self.cacheLimit {
                 cache = ByteStringTable(capacity: 1 << 12)
                 cachedIDs.removeAll(keepingCapacity: true)
             }
-            let offset = cachedIDs.count
+            offset = cachedIDs.count
             cachedIDs.append(contentsOf: merger.symbols[0..<count])
             _ = cache.findOrInsert(p + s, e - s, initial: UInt64(offset) << 16 | UInt64(count))
-            ids = cachedIDs[offset..<(offset + count)]
         }
         var position = s
-        for id in ids {
-            let next = position + Int(v.tokenLengths[Int(id)])
-            out.ids.append(id); out.starts.append(position); out.ends.append(next)
-            position = next
+        v.tokenLengths.withUnsafeBufferPointer { lengths in
+            cachedIDs.withUnsafeBufferPointer { cached in
+                for k in offset..<(offset + count) {
+                    let id = cached[k]
+                    let next = position + Int(lengths[Int(id)])
+                    out.ids.append(id); out.starts.append(position); out.ends.append(next)
+                    position = next
+                }
+            }
         }
     }
 }

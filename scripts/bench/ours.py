@@ -1,0 +1,47 @@
+"""Invocations of the project's own tools: buildvocab and tokenize."""
+import json
+import subprocess
+
+from children import run
+from common import BIN, read_lines
+
+BUILDVOCAB = BIN / "buildvocab"
+TOKENIZE = BIN / "tokenize"
+
+
+def train(train_file, out, size, threads):
+    """Returns buildvocab's --json statistics plus the child's peak RSS and wall time."""
+    stdout, _, rss, wall = run([BUILDVOCAB, train_file, "-o", out, "--size", size,
+                                "--threads", threads, "--json"])
+    stats = json.loads(stdout)
+    stats.update(rss_bytes=rss, process_seconds=wall)
+    return stats
+
+
+def encode_stats(vocab, held, threads):
+    _, stderr, _, _ = run([TOKENIZE, held, "--vocab", vocab, "--threads", threads,
+                           "--stats", "--stats-json"], stdout_to_null=True)
+    return json.loads(stderr.strip().splitlines()[-1])
+
+
+def roundtrip_failures(vocab, held, decoded_path):
+    """Lines where `tokenize --ids | tokenize --decode` does not give back the input line."""
+    with open(decoded_path, "wb") as out:
+        ids = subprocess.Popen([TOKENIZE, held, "--vocab", vocab, "--ids"], stdout=subprocess.PIPE)
+        decode = subprocess.Popen([TOKENIZE, "--vocab", vocab, "--decode"], stdin=ids.stdout, stdout=out)
+        ids.stdout.close()
+        if decode.wait() != 0 or ids.wait() != 0:
+            raise RuntimeError("tokenize --ids | tokenize --decode failed")
+    original, decoded = read_lines(held), read_lines(decoded_path)
+    failures = sum(1 for a, b in zip(original, decoded) if a != b)
+    return failures + abs(len(original) - len(decoded))
+
+
+def has_words():
+    help_text = subprocess.run([TOKENIZE, "--help"], capture_output=True, text=True).stdout
+    return "--words" in help_text
+
+
+def words(held, out_path):
+    with open(out_path, "wb") as out:
+        subprocess.run([TOKENIZE, held, "--words"], stdout=out, check=True)
