@@ -40,6 +40,7 @@ public struct BPETrainer {
     public let options: Options
     private var counter: PieceCounter
     private let normalizer: Normalizer?
+    private var pending: [UInt8] = []
     public private(set) var statistics = Statistics()
 
     public init(options: Options) throws {
@@ -60,9 +61,40 @@ public struct BPETrainer {
                                userWords: options.userWords.map { Array($0.utf8) })
     }
 
-    /// Counts the pieces of `text` (valid UTF-8 ending at a line break or the end of the
-    /// input). Throws `UTF8Bytes.InvalidError` with an offset relative to `text`.
+    /// Counts the pieces of a whole text (a document: pieces never continue past its end).
+    /// Throws `UTF8Bytes.InvalidError` with an offset relative to `text`.
     public mutating func add(_ text: UnsafeBufferPointer<UInt8>) throws {
+        try finishStream()
+        try count(text)
+    }
+
+    /// Counts a chunk of a longer text read piecewise (e.g. a file in blocks of lines).
+    /// Only the part up to the last certain piece boundary is counted now; the rest waits
+    /// for the next chunk (or `finishStream`), so the counts do not depend on where the
+    /// chunks were cut. Each chunk must be valid UTF-8 on its own.
+    public mutating func addStreamChunk(_ chunk: UnsafeBufferPointer<UInt8>) throws {
+        if let bad = UTF8Bytes.firstInvalidOffset(chunk) { throw UTF8Bytes.InvalidError(offset: bad) }
+        pending.append(contentsOf: chunk)
+        let cut = pending.withUnsafeBufferPointer { b -> Int in
+            let splitter = PreTokenizer()
+            var i = b.count - 1
+            while i > 0, !splitter.isCertainBoundary(b.baseAddress!, i, b.count) { i -= 1 }
+            return i
+        }
+        guard cut > 0 else { return }
+        try pending.withUnsafeBufferPointer { try count(UnsafeBufferPointer(rebasing: $0[0..<cut])) }
+        pending.removeFirst(cut)
+    }
+
+    /// Counts what a stream left pending: the end of the stream is the end of a text.
+    public mutating func finishStream() throws {
+        guard !pending.isEmpty else { return }
+        let rest = pending
+        pending = []
+        try rest.withUnsafeBufferPointer { try count($0) }
+    }
+
+    private mutating func count(_ text: UnsafeBufferPointer<UInt8>) throws {
         if let bad = UTF8Bytes.firstInvalidOffset(text) { throw UTF8Bytes.InvalidError(offset: bad) }
         guard let normalizer else {
             counter.add(text)
@@ -78,7 +110,8 @@ public struct BPETrainer {
 
     /// Learns the vocabulary from everything added so far.
     public mutating func train() throws -> Vocabulary {
-        let pieces = counter.merged()
+        try finishStream()
+        let pieces = counter.takeMerged()
         statistics.bytes = counter.byteCount
         statistics.pieces = counter.pieceCount
         statistics.distinctPieces = pieces.count
@@ -114,7 +147,7 @@ public struct BPETrainer {
     /// Non-ASCII scalars by descending count (ties: smaller scalar first), as many as reach
     /// `characterCoverage` of all non-ASCII occurrences, at most `room`.
     private func chooseAlphabet(_ pieces: ByteStringTable, room: Int) -> [UInt32] {
-        var counts = [UInt64](repeating: 0, count: 0x110000)
+        var counts = [UInt64](repeating: 0, count: 0x110000)  // 9 MB, freed before merging
         var total: UInt64 = 0
         pieces.arena.withUnsafeBufferPointer { a in
             guard let p = a.baseAddress else { return }
@@ -152,60 +185,85 @@ public struct BPETrainer {
 
 /// The merge phase of BPE training over distinct pieces.
 ///
-/// Every piece's symbols live in one arena with `prev`/`next` links, so a merge rewrites
+/// Every piece's symbols live in one arena; a piece has at most 256 symbols, so the
+/// links to the previous and next live symbol are one-byte distances. A merge rewrites
 /// symbols in place. Each adjacent pair keeps its weighted count and the positions where
-/// it was formed (entries go stale when a neighbour merges; they are checked on use). A
-/// max-heap holds (count, pair) entries lazily: a popped entry whose count is out of
-/// date is pushed back with the current count.
+/// it was formed, as linked lists in one arena (entries go stale when a neighbour merges;
+/// they are checked on use, and a merged pair's entries are recycled). A max-heap holds
+/// (count, pair) entries lazily: a popped entry whose count is out of date is pushed back
+/// with the current count, and the heap is rebuilt when stale entries outnumber the rest.
 private struct MergeLearner {
     private var symbols: [Int32] = []
-    private var next: [Int32] = []
-    private var prev: [Int32] = []
-    private var weightOf: [UInt64] = []  // per position: its piece's count
+    private var nextDistance: [UInt8] = []  // 0: no next symbol in the piece
+    private var prevDistance: [UInt8] = []  // 0: no previous symbol in the piece
+    private var pieceOf: [Int32] = []       // per position: its piece
+    private var pieceCount: [UInt64] = []   // per piece: its count
 
-    private var pairIndex = PairTable(capacity: 1 << 16)
+    private var pairIndex = PairTable<Int32>(capacity: 1 << 16)
     private var pairLeft: [Int32] = []
     private var pairRight: [Int32] = []
     private var pairCount: [UInt64] = []
-    private var pairPositions: [[Int32]] = []
+    private var pairHead: [Int32] = []
+    private var occurrencePosition: [Int32] = []
+    private var occurrenceNext: [Int32] = []
+    private var freeOccurrence: Int32 = -1
     private var heap: [(count: UInt64, pair: Int32)] = []
+    private var livePairs = 0
     private var tokenIDs: ByteStringTable
 
     init(pieces: ByteStringTable, vocabulary v: Vocabulary, firstByte: Int) {
         tokenIDs = v.tokenIDs
-        let totalBytes = pieces.arena.count
-        symbols.reserveCapacity(totalBytes)
+        symbols.reserveCapacity(pieces.arena.count)
         var merger = BPEMerger()  // with no merges, it yields the initial symbols
         pieces.arena.withUnsafeBufferPointer { a in
             guard let base = a.baseAddress else { return }
             for index in 0..<pieces.count {
                 let r = pieces.keyRange(at: index)
                 let count = merger.merge(piece: UnsafeBufferPointer(start: base + r.lowerBound, count: r.count), vocabulary: v)
-                let start = symbols.count
+                pieceCount.append(pieces[valueAt: index])
                 for k in 0..<count {
                     symbols.append(merger.symbols[k])
-                    prev.append(k == 0 ? -1 : Int32(start + k - 1))
-                    next.append(k == count - 1 ? -1 : Int32(start + k + 1))
-                    weightOf.append(pieces[valueAt: index])
+                    prevDistance.append(k == 0 ? 0 : 1)
+                    nextDistance.append(k == count - 1 ? 0 : 1)
+                    pieceOf.append(Int32(index))
                 }
             }
         }
-        for position in 0..<symbols.count where next[position] >= 0 {
-            let pair = pairID(symbols[position], symbols[Int(next[position])])
-            pairCount[pair] += weightOf[position]
-            pairPositions[pair].append(Int32(position))
+        // Positions are added in decreasing order so that each list reads increasing.
+        for position in stride(from: symbols.count - 1, through: 0, by: -1) where nextDistance[position] != 0 {
+            let pair = pairID(symbols[position], symbols[position + 1])
+            pairCount[pair] += pieceCount[Int(pieceOf[position])]
+            addOccurrence(pair, Int32(position))
         }
-        for pair in 0..<pairCount.count { heap.append((pairCount[pair], Int32(pair))) }
-        heapify()
+        rebuildHeap()
     }
+
+    @inline(__always) private func next(_ i: Int) -> Int { nextDistance[i] == 0 ? -1 : i + Int(nextDistance[i]) }
+    @inline(__always) private func prev(_ i: Int) -> Int { prevDistance[i] == 0 ? -1 : i - Int(prevDistance[i]) }
 
     private mutating func pairID(_ left: Int32, _ right: Int32) -> Int {
         if let found = pairIndex.value(left, right) { return Int(found) }
         let id = pairLeft.count
-        pairIndex.set(left, right, UInt64(id))
+        pairIndex.set(left, right, Int32(id))
         pairLeft.append(left); pairRight.append(right)
-        pairCount.append(0); pairPositions.append([])
+        pairCount.append(0); pairHead.append(-1)
         return id
+    }
+
+    @inline(__always)
+    private mutating func addOccurrence(_ pair: Int, _ position: Int32) {
+        let entry: Int32
+        if freeOccurrence >= 0 {
+            entry = freeOccurrence
+            freeOccurrence = occurrenceNext[Int(entry)]
+            occurrencePosition[Int(entry)] = position
+            occurrenceNext[Int(entry)] = pairHead[pair]
+        } else {
+            entry = Int32(occurrencePosition.count)
+            occurrencePosition.append(position)
+            occurrenceNext.append(pairHead[pair])
+        }
+        pairHead[pair] = entry
     }
 
     mutating func learn(tokens: inout [[UInt8]], kinds: inout [Vocabulary.Kind], upTo size: Int,
@@ -213,6 +271,7 @@ private struct MergeLearner {
         var merges: [Vocabulary.Merge] = []
         var touched: [Int] = []
         var isTouched: [Bool] = []
+        var positions: [Int32] = []
         while tokens.count < size, let top = popMax() {
             let pair = Int(top.pair)
             if top.count != pairCount[pair] {
@@ -233,33 +292,42 @@ private struct MergeLearner {
             }
             merges.append(.init(left: left, right: right, result: result))
 
-            var positions = pairPositions[pair]
-            pairPositions[pair] = []
+            // Collect the pair's positions and recycle its list entries.
+            positions.removeAll(keepingCapacity: true)
+            var entry = pairHead[pair]
+            while entry >= 0 {
+                positions.append(occurrencePosition[Int(entry)])
+                let following = occurrenceNext[Int(entry)]
+                occurrenceNext[Int(entry)] = freeOccurrence
+                freeOccurrence = entry
+                entry = following
+            }
+            pairHead[pair] = -1
             positions.sort()  // leftmost first within a piece, as the encoder merges
             for position32 in positions {
                 let position = Int(position32)
-                let q = Int(next[position])
+                let q = next(position)
                 guard q >= 0, symbols[position] == left, symbols[q] == right else { continue }
-                let w = weightOf[position]
-                let before = Int(prev[position]), after = Int(next[q])
+                let w = pieceCount[Int(pieceOf[position])]
+                let before = prev(position), after = next(q)
                 if before >= 0 { pairCount[pairID(symbols[before], left)] -= w }
                 if after >= 0 { pairCount[pairID(right, symbols[after])] -= w }
                 pairCount[pair] -= w
                 symbols[position] = result
-                next[position] = Int32(after)
-                if after >= 0 { prev[after] = Int32(position) }
-                next[q] = -1; prev[q] = -1
+                nextDistance[position] = after >= 0 ? UInt8(after - position) : 0
+                if after >= 0 { prevDistance[after] = UInt8(after - position) }
+                nextDistance[q] = 0; prevDistance[q] = 0
                 symbols[q] = -1
                 if before >= 0 {
                     let p = pairID(symbols[before], result)
                     pairCount[p] += w
-                    pairPositions[p].append(Int32(before))
+                    addOccurrence(p, Int32(before))
                     mark(p, &touched, &isTouched)
                 }
                 if after >= 0 {
                     let p = pairID(result, symbols[after])
                     pairCount[p] += w
-                    pairPositions[p].append(Int32(position))
+                    addOccurrence(p, Int32(position))
                     mark(p, &touched, &isTouched)
                 }
             }
@@ -268,6 +336,9 @@ private struct MergeLearner {
                 if pairCount[p] > 0 { push((pairCount[p], Int32(p))) }
             }
             touched.removeAll(keepingCapacity: true)
+            // Stale entries (pairs whose count fell since they were pushed) only cost memory:
+            // drop them all when they outnumber the live pairs.
+            if heap.count > 2 * livePairs + (1 << 16) { rebuildHeap() }
         }
         return merges
     }
@@ -287,7 +358,11 @@ private struct MergeLearner {
         return pairRight[Int(a.pair)] < pairRight[Int(b.pair)]
     }
 
-    private mutating func heapify() {
+    /// One entry per pair with a count, at its current count.
+    private mutating func rebuildHeap() {
+        heap.removeAll(keepingCapacity: false)
+        for pair in 0..<pairCount.count where pairCount[pair] > 0 { heap.append((pairCount[pair], Int32(pair))) }
+        livePairs = heap.count
         guard heap.count > 1 else { return }
         for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
     }

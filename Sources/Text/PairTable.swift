@@ -1,12 +1,13 @@
-/// Open-addressing hash map from a pair of token ids to a 64-bit value: the merge table
-/// (pair -> rank and result) of the encoder and the pair counts of the trainer.
-/// Keys are never removed; a lookup is one multiply and, almost always, one probe.
-struct PairTable {
+/// Open-addressing hash map from a pair of 32-bit ids to a value: the merge table
+/// (pair -> rank and result) of the encoder, the pair index of the trainer (32-bit values,
+/// to halve its memory), trie edges. Keys are never removed; a lookup is one multiply
+/// and, almost always, one probe.
+struct PairTable<Value: FixedWidthInteger & Sendable>: Sendable {
     private var keys: [UInt64]
-    private var values: [UInt64]
+    private var values: [Value]
     private var mask: Int
     private(set) var count = 0
-    private static let empty = UInt64.max
+    private static var empty: UInt64 { UInt64.max }
 
     init(capacity: Int = 1024) {
         var size = 16
@@ -29,7 +30,7 @@ struct PairTable {
     }
 
     @inline(__always)
-    func value(_ left: Int32, _ right: Int32) -> UInt64? {
+    func value(_ left: Int32, _ right: Int32) -> Value? {
         let k = Self.key(left, right)
         var s = slot(for: k)
         while true {
@@ -40,7 +41,7 @@ struct PairTable {
         }
     }
 
-    mutating func set(_ left: Int32, _ right: Int32, _ value: UInt64) {
+    mutating func set(_ left: Int32, _ right: Int32, _ value: Value) {
         let k = Self.key(left, right)
         var s = slot(for: k)
         while keys[s] != k && keys[s] != Self.empty { s = (s + 1) & mask }

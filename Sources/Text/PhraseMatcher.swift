@@ -5,7 +5,7 @@
 /// phrases costs one bit test per byte. Phrases are valid UTF-8 without line breaks, so a
 /// match never starts inside a character and never crosses a line.
 struct PhraseMatcher: Sendable {
-    private var edges = PairTable(capacity: 64)  // (node, byte) -> child node
+    private var edges = PairTable<Int32>(capacity: 64)  // (node, byte) -> child node
     private var terminal: [Int32] = [-1]           // node -> token id, or -1
     private var firstBytes = [UInt64](repeating: 0, count: 4)
     private(set) var isEmpty = true
@@ -25,7 +25,7 @@ struct PhraseMatcher: Sendable {
             } else {
                 let child = Int32(terminal.count)
                 terminal.append(-1)
-                edges.set(node, Int32(b), UInt64(child))
+                edges.set(node, Int32(b), child)
                 node = child
             }
         }

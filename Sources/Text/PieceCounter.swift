@@ -94,10 +94,13 @@ struct PieceCounter {
         }
     }
 
-    /// All counted pieces with their counts, the per-thread tables summed.
-    func merged() -> ByteStringTable {
+    /// All counted pieces with their counts, the per-thread tables summed; the counter
+    /// is empty afterwards (its tables are released as they are merged).
+    mutating func takeMerged() -> ByteStringTable {
         var total = tables[0]
-        for table in tables.dropFirst() {
+        let others = tables.dropFirst()
+        tables = []
+        for table in others {
             table.arena.withUnsafeBufferPointer { a in
                 guard let base = a.baseAddress else { return }
                 for index in 0..<table.count {

@@ -89,6 +89,18 @@ public struct PreTokenizer: @unchecked Sendable {  // `table` is immutable after
         pieces(Array(text.utf8)).map { String(decoding: $0, as: Unicode.UTF8.self) }
     }
 
+    /// Whether a piece boundary falls before offset `i` whatever follows and precedes it:
+    /// a line break followed by a letter, digit, punctuation mark, emoji or control. A
+    /// text may be cut there and its halves split separately with the same pieces.
+    @inline(__always)
+    public func isCertainBoundary(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Bool {
+        guard i > 0, i < n, p[i - 1] == 0x0A, p[i] & 0xC0 != 0x80 else { return false }
+        switch classAt(p, i).cls {
+        case Self.letter, Self.han, Self.kana, Self.hangul, Self.digit, Self.punct, Self.emoji, Self.other: return true
+        default: return false
+        }
+    }
+
     /// End of the piece that starts at `i`.
     @usableFromInline
     func pieceEnd(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int {

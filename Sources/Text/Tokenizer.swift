@@ -98,15 +98,11 @@ public struct Tokenizer: Sendable {
         var cuts = [0]
         let n = text.count
         guard parts > 1, n >= 1 << 16 else { return [0, n] }
+        let splitter = PreTokenizer(), p = text.baseAddress!
         for k in 1..<parts {
             var i = max(n * k / parts, cuts.last! + 1)
-            while i < n - 1 {
-                // Certain boundary: "\n" followed by an ASCII letter, digit or punctuation
-                // mark (never a space, line break or combining mark).
-                if text[i] == 0x0A {
-                    let b = text[i + 1]
-                    if b > 0x20 && b < 0x7F && b != UInt8(ascii: "'") { cuts.append(i + 1); break }
-                }
+            while i < n {
+                if splitter.isCertainBoundary(p, i, n) { cuts.append(i); break }
                 i += 1
             }
         }

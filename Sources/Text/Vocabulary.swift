@@ -66,9 +66,9 @@ public struct Vocabulary: Sendable, Equatable {
     let byteIDs: [Int32]
     /// BMP scalar -> character-token id, or -1. Supplementary scalars: `supplementaryIDs`.
     let bmpCharacterIDs: [Int32]
-    let supplementaryCharacterIDs: PairTable
+    let supplementaryCharacterIDs: PairTable<Int32>
     /// (left, right) -> rank << 32 | result.
-    let mergeTable: PairTable
+    let mergeTable: PairTable<UInt64>
     /// Bytes -> id for byte, character and merge tokens.
     let tokenIDs: ByteStringTable
     /// True when BPE applied to the token's own bytes yields exactly this token, so a
@@ -98,7 +98,7 @@ public struct Vocabulary: Sendable, Equatable {
 
         var byteIDs = [Int32](repeating: -1, count: 256)
         var bmp = [Int32](repeating: -1, count: 0x10000)
-        var supplementary = PairTable(capacity: 64)
+        var supplementary = PairTable<Int32>(capacity: 64)
         var table = ByteStringTable(capacity: tokens.count)
         var phrases = Set<[UInt8]>()
         for (index, (bytes, kind)) in zip(tokens, kinds).enumerated() {
@@ -115,7 +115,7 @@ public struct Vocabulary: Sendable, Equatable {
                     throw fail("token \(id): a character token must be one non-ASCII scalar")
                 }
                 let scalar = bytes.withUnsafeBufferPointer { UTF8Bytes.decode($0.baseAddress!, 0).scalar }
-                if scalar < 0x10000 { bmp[Int(scalar)] = id } else { supplementary.set(Int32(scalar), 0, UInt64(id)) }
+                if scalar < 0x10000 { bmp[Int(scalar)] = id } else { supplementary.set(Int32(scalar), 0, id) }
             case .special, .user:
                 guard !bytes.isEmpty, UTF8Bytes.firstInvalidOffset(bytes) == nil,
                       !bytes.contains(0x0A), !bytes.contains(0x0D) else {
@@ -134,7 +134,7 @@ public struct Vocabulary: Sendable, Equatable {
         }
         guard !byteIDs.contains(-1) else { throw fail("the 256 byte tokens are incomplete") }
 
-        var mergeTable = PairTable(capacity: merges.count)
+        var mergeTable = PairTable<UInt64>(capacity: merges.count)
         var created = [Bool](repeating: false, count: tokens.count)
         for (rank, merge) in merges.enumerated() {
             let ids = [merge.left, merge.right, merge.result]
@@ -190,7 +190,7 @@ public struct Vocabulary: Sendable, Equatable {
     @inline(__always)
     func characterID(_ scalar: UInt32) -> Int32 {
         if scalar < 0x10000 { return bmpCharacterIDs[Int(scalar)] }
-        return supplementaryCharacterIDs.value(Int32(bitPattern: scalar), 0).map { Int32($0) } ?? -1
+        return supplementaryCharacterIDs.value(Int32(bitPattern: scalar), 0) ?? -1
     }
 
     /// Id of the byte, character or merge token with exactly these bytes.

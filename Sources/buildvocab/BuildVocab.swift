@@ -84,16 +84,18 @@ struct BuildVocab: ParsableCommand {
         readerOptions.invalidUTF8 = errors
         readerOptions.keepLineBreaks = true
         readerOptions.allowNUL = true
+        readerOptions.blockBytes = 1 << 20
         for (file, size) in zip(files, sizes) {
             let fd = file == "-" ? 0 : open(file, O_RDONLY)
             guard fd >= 0 else { throw CLIError("cannot open '\(file)': \(String(cString: strerror(errno)))") }
             defer { if fd != 0 { close(fd) } }
             var reader = LineReader(fileDescriptor: fd, options: readerOptions)
             do {
-                while let batch = try reader.nextBatch(targetBytes: 8 << 20) {
-                    try batch.bytes.withUnsafeBufferPointer { try trainer.add($0) }
+                while let batch = try reader.nextBatch(targetBytes: 1 << 20) {
+                    try batch.bytes.withUnsafeBufferPointer { try trainer.addStreamChunk($0) }
                     progress.update(done + reader.bytesRead)
                 }
+                try trainer.finishStream()  // each file is a text of its own
             } catch {
                 throw CLIError("\(file): \(error)")
             }

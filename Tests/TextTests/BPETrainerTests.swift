@@ -106,3 +106,36 @@ import Testing
         #expect(trainer.statistics.distinctPieces <= 2048)
     }
 }
+
+@Suite struct BPETrainerStreamingTests {
+    /// A text where pieces span line breaks (blank lines, "。\n\n") so a careless cut would change counts.
+    static let text = (0..<60).map { k in k % 3 == 0 ? "第\(k)章。\n\n  \n" : "It was, he said,--\n\nthe end of line \(k).\n" }.joined()
+
+    func train(chunkSizes: [Int]?) throws -> Vocabulary {
+        var options = BPETrainer.Options()
+        options.vocabularySize = 330
+        var trainer = try BPETrainer(options: options)
+        let bytes = Array(Self.text.utf8)
+        guard let sizes = chunkSizes else {
+            try bytes.withUnsafeBufferPointer { try trainer.add($0) }
+            return try trainer.train()
+        }
+        // Cut after line breaks, as the line reader does, at varying distances.
+        var start = 0, k = 0
+        while start < bytes.count {
+            var end = min(bytes.count, start + sizes[k % sizes.count])
+            while end < bytes.count && bytes[end - 1] != 0x0A { end += 1 }
+            try bytes[start..<end].withUnsafeBufferPointer { try trainer.addStreamChunk($0) }
+            start = end
+            k += 1
+        }
+        return try trainer.train()
+    }
+
+    @Test func streamedChunksTrainLikeTheWholeText() throws {
+        let whole = try train(chunkSizes: nil)
+        #expect(try train(chunkSizes: [1]) == whole)
+        #expect(try train(chunkSizes: [7, 100, 3]) == whole)
+        #expect(try train(chunkSizes: [1000]) == whole)
+    }
+}

@@ -2,11 +2,31 @@
 import json
 import subprocess
 
+import shutil
+import time
+
 from children import run
-from common import BIN, read_lines
+from common import BENCH, BIN, read_lines
 
 BUILDVOCAB = BIN / "buildvocab"
 TOKENIZE = BIN / "tokenize"
+
+
+def snapshot():
+    """Copies the release binaries (and their resource bundles) into .bench/bin, so that a rebuild
+    by someone else during the run cannot mix two builds. Returns when each binary was built."""
+    global BUILDVOCAB, TOKENIZE
+    dest = BENCH / "bin"
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    built = {}
+    for name in ("tokenize", "buildvocab"):
+        shutil.copy2(BIN / name, dest / name)
+        built[name] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((dest / name).stat().st_mtime))
+    for bundle in BIN.glob("*.resources"):
+        shutil.copytree(bundle, dest / bundle.name)
+    BUILDVOCAB, TOKENIZE = dest / "buildvocab", dest / "tokenize"
+    return built
 
 
 def train(train_file, out, size, threads):

@@ -6,8 +6,6 @@ from pathlib import Path
 
 
 class Adapter:
-    supports_threads = True
-
     def encode_lines(self, lines):  # returns the library's own result; ids() converts it
         raise NotImplementedError
 
@@ -155,8 +153,6 @@ class Tiktoken(Adapter):
 class BpeOpenAI(Adapter):
     """bpe-openai's compiled tokenizer, called directly (its Python wrapper only adds checks).
     The binding holds the GIL, so threads cannot help: 2-thread figures are not measured."""
-
-    supports_threads = False
 
     def __init__(self, path, threads):
         from bpe_openai import _bindings

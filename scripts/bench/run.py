@@ -10,7 +10,7 @@ import machine
 import ours
 import report
 from children import progress, python, run_json
-from common import BENCH, BIN, ROOT, data_dir, model_dir, read_lines, spread
+from common import BENCH, ROOT, data_dir, model_dir, read_lines, spread
 from split import split
 
 PEER_PACKAGES = ["tokenizers", "sentencepiece", "rustbpe", "tiktoken", "bpe-openai", "jieba"]
@@ -186,6 +186,7 @@ def main():
     if args.strict and info["others_cores_before"] > machine.CONTENDED_CORES:
         sys.exit(f"bench-tokenize: --strict: other processes use {info['others_cores_before']:.2f} cores; not starting")
 
+    built = ours.snapshot()
     bench = Bench(args)
     split_info = split(bench.data, args.quick)
     try:
@@ -202,9 +203,7 @@ def main():
         "machine": info,
         "settings": {"repeat": args.repeat, "quick": args.quick, "sizes": bench.sizes, "split": split_info,
                      "run_seconds": None},
-        "versions": {**bench.versions, "ours": {
-            name: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((BIN / name).stat().st_mtime)) + " (binary built)"
-            for name in ("tokenize", "buildvocab")}},
+        "versions": {**bench.versions, "ours": built},
         **bench.results,
     }
     results["settings"]["run_seconds"] = time.time() - started
