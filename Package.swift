@@ -14,16 +14,19 @@ let vectorISA: [String] = []
 
 // Every target that can inline kernel code gets the same instruction set, so that
 // nothing compiled against the kernels silently falls back to per-lane `fmaf` calls.
+// PORTABLE_BUILD is also visible to Swift code (`#if PORTABLE_BUILD`), so the FMA test can
+// say why it is skipped.
 let vectorSettings: [SwiftSetting] = [
     .unsafeFlags(vectorISA),
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
-]
+] + (portable ? [.define("PORTABLE_BUILD")] : [])
 
 let package = Package(
     name: "BilingualLM",
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Text", targets: ["Text"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,5 +42,10 @@ let package = Package(
         .target(name: "Text", dependencies: ["CText"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .testTarget(name: "TextTests", dependencies: ["Text"]),
+        // Numerical kernels (GEMM, activations, losses, normalization); no dependency on Text.
+        .target(name: "Kernels", swiftSettings: vectorSettings),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: vectorSettings),
+        // Thin benchmark driver over Kernels, run by scripts/bench-kernels.
+        .executableTarget(name: "kernelbench", dependencies: ["Kernels"], swiftSettings: vectorSettings),
     ]
 )
