@@ -217,7 +217,8 @@ private func packPanelsA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
         let panel = dst + ir * kb
         let rows = min(microRows, mb - ir)
         if a.transposed {
-            // op(A) row i is a column of A: for each p the 6 values are contiguous.
+            // op(A) row i is a column of A. Done below, row by row of A.
+            if rows == microRows { continue }
             for p in 0..<kb {
                 let src = a.base + (p0 + p) * a.ld + i0 + ir
                 let out = panel + p * microRows
@@ -232,6 +233,24 @@ private func packPanelsA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
             for i in rows..<microRows {
                 for p in 0..<kb { panel[p * microRows + i] = 0 }
             }
+        }
+    }
+    if a.transposed { packFullPanelsOfTransposedA(dst, a, i0: i0, mb: mb, p0: p0, kb: kb) }
+}
+
+/// The full panels of a transposed A, copied row by row of A across all panels so that A is
+/// read sequentially (see `packPanelsB`).
+private func packFullPanelsOfTransposedA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
+                                         i0: Int, mb: Int, p0: Int, kb: Int) {
+    let fullRows = mb / microRows * microRows
+    for p in 0..<kb {
+        let src = a.base + (p0 + p) * a.ld + i0
+        var out = dst + p * microRows
+        var i = 0
+        while i < fullRows {
+            for q in 0..<microRows { out[q] = src[i + q] }
+            out += microRows * kb
+            i += microRows
         }
     }
 }
@@ -252,19 +271,29 @@ private func packPanelsB(_ dst: UnsafeMutablePointer<Float>, _ b: Operand,
             for j in cols..<microCols {
                 for p in 0..<kb { panel[p * microCols + j] = 0 }
             }
-        } else if cols == microCols {
-            for p in 0..<kb {
-                let src = b.base + (p0 + p) * b.ld + j0 + jr
-                store8(load8(src), panel + p * microCols)
-                store8(load8(src + 8), panel + p * microCols + 8)
-            }
-        } else {
+        } else if cols < microCols {
             for p in 0..<kb {
                 let src = b.base + (p0 + p) * b.ld + j0 + jr
                 let out = panel + p * microCols
                 for j in 0..<cols { out[j] = src[j] }
                 for j in cols..<microCols { out[j] = 0 }
             }
+        }
+    }
+    guard !b.transposed else { return }
+    // Full panels of an untransposed B are copied row by row across all panels: each row of
+    // B is then read sequentially (a 4 KiB page at a time), where panel by panel would read
+    // 64 bytes from each of kb pages and stall on cache and TLB misses.
+    let fullCols = nb / microCols * microCols
+    for p in 0..<kb {
+        let src = b.base + (p0 + p) * b.ld + j0
+        var out = dst + p * microCols
+        var j = 0
+        while j < fullCols {
+            store8(load8(src + j), out)
+            store8(load8(src + j + 8), out + 8)
+            out += microCols * kb
+            j += microCols
         }
     }
 }

@@ -1,6 +1,10 @@
 // Vector-matrix products: the M == 1 (and N == 1) case of `gemm`, which an LSTM step hits
 // when decoding one sequence at a time.
 
+/// Vector-matrix products over a matrix smaller than this (4 MiB) run on one thread: they
+/// take tens of microseconds, and waking a second worker costs more than it saves.
+let gemvParallelThreshold = 1 << 20
+
 @inline(__always)
 private func storeOut(_ y: UnsafeMutablePointer<Float>, _ value: Float, alpha: Float, beta: Float) {
     y.pointee = beta == 0 ? alpha * value : alpha * value + beta * y.pointee
@@ -24,7 +28,7 @@ func gemvRow(
     let xv = xs
     // Shares are whole 64-column chunks so that every thread runs the wide loop.
     let chunks = (n + 63) / 64
-    let threads = k * n < parallelThreshold ? 1 : min(workspace.threads, chunks)
+    let threads = k * n < gemvParallelThreshold ? 1 : min(workspace.threads, chunks)
     parallelFor(threads: threads) { t in
         let share = evenSplit(units: chunks, parts: threads, part: t)
         let j0 = share.lowerBound * 64
@@ -41,59 +45,62 @@ func gemvRow(
 }
 
 /// y[j] = alpha * sum_p x[p] * m[p * ld + j] + beta * y[j]: the matrix is (k, n) row-major,
-/// so each output chunk is a running sum of scaled matrix rows.
+/// so y is a running sum of scaled matrix rows.
+///
+/// Columns go in blocks of 1024 whose partial sums live in a 4 KiB stack buffer (in L1), and
+/// each step adds four scaled rows: the matrix is read four rows at a time, 4 KiB of each row
+/// sequentially. (Keeping 64 columns in registers and walking down all k rows instead reads
+/// 256 bytes from each of k pages, which stalls on cache and TLB misses.)
 private func gemvAxpys(
     _ y: UnsafeMutablePointer<Float>, incY: Int,
-    x: UnsafePointer<Float>,              // (k)
+    x: UnsafePointer<Float>,                 // (k)
     matrix m: UnsafePointer<Float>, ld: Int, // (k, n)
     k: Int, n: Int, alpha: Float, beta: Float
 ) {
-    var j = 0
-    // 64 columns = 8 accumulators: enough independent FMA chains to cover the FMA latency.
-    while j + 64 <= n {
-        var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(),
-                   SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-        var row = m + j
-        for p in 0..<k {
-            let xp = SIMD8<Float>(repeating: x[p])
-            acc.0.addProduct(xp, load8(row))
-            acc.1.addProduct(xp, load8(row + 8))
-            acc.2.addProduct(xp, load8(row + 16))
-            acc.3.addProduct(xp, load8(row + 24))
-            acc.4.addProduct(xp, load8(row + 32))
-            acc.5.addProduct(xp, load8(row + 40))
-            acc.6.addProduct(xp, load8(row + 48))
-            acc.7.addProduct(xp, load8(row + 56))
-            row += ld
+    let block = 1024
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { buffer in
+        let acc = buffer.baseAddress!
+        for j0 in stride(from: 0, to: n, by: block) {
+            let width = min(block, n - j0)
+            let vectorWidth = width / 8 * 8
+            acc.update(repeating: 0, count: width)
+            var p = 0
+            while p + 4 <= k {
+                let r0 = m + p * ld + j0, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
+                let x0 = SIMD8<Float>(repeating: x[p]), x1 = SIMD8<Float>(repeating: x[p + 1])
+                let x2 = SIMD8<Float>(repeating: x[p + 2]), x3 = SIMD8<Float>(repeating: x[p + 3])
+                var j = 0
+                while j < vectorWidth {
+                    var s = load8(acc + j)
+                    s.addProduct(x0, load8(r0 + j))
+                    s.addProduct(x1, load8(r1 + j))
+                    s.addProduct(x2, load8(r2 + j))
+                    s.addProduct(x3, load8(r3 + j))
+                    store8(s, acc + j)
+                    j += 8
+                }
+                while j < width {
+                    acc[j] += x[p] * r0[j] + x[p + 1] * r1[j] + x[p + 2] * r2[j] + x[p + 3] * r3[j]
+                    j += 1
+                }
+                p += 4
+            }
+            while p < k {
+                let r = m + p * ld + j0
+                let xp = SIMD8<Float>(repeating: x[p])
+                var j = 0
+                while j < vectorWidth {
+                    store8(load8(acc + j).addingProduct(xp, load8(r + j)), acc + j)
+                    j += 8
+                }
+                while j < width {
+                    acc[j] += x[p] * r[j]
+                    j += 1
+                }
+                p += 1
+            }
+            for j in 0..<width { storeOut(y + (j0 + j) * incY, acc[j], alpha: alpha, beta: beta) }
         }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { tmp in
-            let t = tmp.baseAddress!
-            store8(acc.0, t); store8(acc.1, t + 8); store8(acc.2, t + 16); store8(acc.3, t + 24)
-            store8(acc.4, t + 32); store8(acc.5, t + 40); store8(acc.6, t + 48); store8(acc.7, t + 56)
-            for q in 0..<64 { storeOut(y + (j + q) * incY, t[q], alpha: alpha, beta: beta) }
-        }
-        j += 64
-    }
-    while j + 8 <= n {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        var row = m + j
-        var p = 0
-        while p + 2 <= k {
-            acc0.addProduct(SIMD8(repeating: x[p]), load8(row))
-            acc1.addProduct(SIMD8(repeating: x[p + 1]), load8(row + ld))
-            row += 2 * ld
-            p += 2
-        }
-        if p < k { acc0.addProduct(SIMD8(repeating: x[p]), load8(row)) }
-        let s = acc0 + acc1
-        for q in 0..<8 { storeOut(y + (j + q) * incY, s[q], alpha: alpha, beta: beta) }
-        j += 8
-    }
-    while j < n {
-        var sum: Float = 0
-        for p in 0..<k { sum += x[p] * m[p * ld + j] }
-        storeOut(y + j * incY, sum, alpha: alpha, beta: beta)
-        j += 1
     }
 }
 

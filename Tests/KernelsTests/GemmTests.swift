@@ -62,10 +62,12 @@ private let scalings: [(Float, Float)] = [(1, 0), (0.5, 1), (-1.5, -0.75)]
 @Test(arguments: [1, 2])
 func gemmLargerShapesThreads(threads: Int) {
     // Large enough to be split across threads and to cross the kc/mc/nc block edges, plus the
-    // vector-matrix shapes (M == 1 or N == 1) and a tall-skinny one split along M.
+    // vector-matrix shapes (M == 1 or N == 1, the last two large enough to be split) and a
+    // tall-skinny one split along M.
     let shapes: [(Int, Int, Int)] = [
         (70, 300, 129), (300, 70, 129), (257, 1100, 300), (130, 17, 600), (5, 2000, 260),
         (32, 1024, 256), (1, 1030, 300), (1030, 1, 300), (1, 4099, 70), (2000, 20, 40),
+        (1, 5000, 300), (3000, 1, 400),
     ]
     let workspace = GemmWorkspace(threads: threads)
     for (index, (m, n, k)) in shapes.enumerated() {
