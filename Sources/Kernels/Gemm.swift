@@ -87,7 +87,7 @@ struct Operand {
 ///   `transB == .transpose`.
 /// - Any of M, N, K may be 0 (K == 0 gives C = beta * C).
 /// - The caller owns all buffers; `workspace` supplies the packing scratch and the thread
-///   count. Products with M == 1 (or N == 1) take the `gemv` path.
+///   count. Products with M == 1 (or N == 1) and K <= 30720 take the vector-matrix path.
 ///
 /// Bad sizes or leading dimensions stop the program (`fatalError`), also under `-Ounchecked`.
 public func gemm(

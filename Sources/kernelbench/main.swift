@@ -1,6 +1,8 @@
 // Benchmark driver for the Kernels library, run by scripts/bench-kernels.
 //
-//   kernelbench gemm THREADS M N K   verify against a Double reference, then time C = A * B
+//   kernelbench gemm THREADS M N K [NN|NT|TN|TT]
+//                                    verify against a Double reference, then time
+//                                    C = op(A) * op(B) (default NN: no transposes)
 //   kernelbench peak THREADS         time a register-only FMA loop (the machine's ceiling)
 //
 // Prints one tab-separated line: name, threads, best GFLOP/s, median GFLOP/s, repetitions.
@@ -36,20 +38,25 @@ func report(_ name: String, threads: Int, flops: Double, times: [Double]) {
     print("\(name)\t\(threads)\t\(best)\t\(median)\t\(times.count)")
 }
 
-func benchGemm(threads: Int, m: Int, n: Int, k: Int) -> Bool {
+func benchGemm(threads: Int, m: Int, n: Int, k: Int, transA: Bool, transB: Bool) -> Bool {
+    let ta: Transpose = transA ? .transpose : .none, tb: Transpose = transB ? .transpose : .none
+    let lda = transA ? m : k, ldb = transB ? k : n
+    // Element (i, p) of op(A) and (p, j) of op(B) in the stored arrays.
+    func ai(_ i: Int, _ p: Int) -> Int { transA ? p * m + i : i * k + p }
+    func bi(_ p: Int, _ j: Int) -> Int { transB ? j * k + p : p * n + j }
     var rng = SplitMix64(seed: 42)
     let a = (0..<(m * k)).map { _ in rng.nextUnitFloat() * 2 - 1 }
     let b = (0..<(k * n)).map { _ in rng.nextUnitFloat() * 2 - 1 }
     var c = [Float](repeating: 0, count: m * n)
     let workspace = GemmWorkspace(threads: threads)
-    gemm(&c, ldc: n, a, lda: k, transA: .none, b, ldb: n, transB: .none,
+    gemm(&c, ldc: n, a, lda: lda, transA: ta, b, ldb: ldb, transB: tb,
          m: m, n: n, k: k, workspace: workspace)
     // Verify 256 random entries against Double dot products (the full reference would take
     // longer than the timing for the larger shapes).
     for _ in 0..<256 {
         let i = Int(rng.next() % UInt64(m)), j = Int(rng.next() % UInt64(n))
         var sum = 0.0
-        for p in 0..<k { sum += Double(a[i * k + p]) * Double(b[p * n + j]) }
+        for p in 0..<k { sum += Double(a[ai(i, p)]) * Double(b[bi(p, j)]) }
         let err = abs(Double(c[i * n + j]) - sum) / (1 + abs(sum))
         if !(err <= 1e-4 * max(1, Double(k) / 1024)) {
             print("verification failed at (\(i), \(j)): got \(c[i * n + j]), want \(sum)")
@@ -61,14 +68,15 @@ func benchGemm(threads: Int, m: Int, n: Int, k: Int) -> Bool {
         b.withUnsafeBufferPointer { bp in
             c.withUnsafeMutableBufferPointer { cp in
                 timeRepeatedly(budget: 0.6) {
-                    gemm(cp.baseAddress!, ldc: n, ap.baseAddress!, lda: k, transA: .none,
-                         bp.baseAddress!, ldb: n, transB: .none, m: m, n: n, k: k,
+                    gemm(cp.baseAddress!, ldc: n, ap.baseAddress!, lda: lda, transA: ta,
+                         bp.baseAddress!, ldb: ldb, transB: tb, m: m, n: n, k: k,
                          workspace: workspace)
                 }
             }
         }
     }
-    report("gemm \(m)x\(k)x\(n)", threads: threads, flops: flops, times: times)
+    let name = transA || transB ? " \(transA ? "T" : "N")\(transB ? "T" : "N")" : ""
+    report("gemm \(m)x\(k)x\(n)\(name)", threads: threads, flops: flops, times: times)
     return true
 }
 
@@ -102,15 +110,18 @@ func benchPeak(threads: Int) {
 
 let args = CommandLine.arguments
 func usage() -> Never {
-    print("usage: kernelbench gemm THREADS M N K | kernelbench peak THREADS")
+    print("usage: kernelbench gemm THREADS M N K [NN|NT|TN|TT] | kernelbench peak THREADS")
     exit(2)
 }
 guard args.count >= 3, let threads = Int(args[2]), threads >= 1 else { usage() }
 switch args[1] {
 case "gemm":
-    guard args.count == 6, let m = Int(args[3]), let n = Int(args[4]), let k = Int(args[5]),
-          m > 0, n > 0, k > 0 else { usage() }
-    if !benchGemm(threads: threads, m: m, n: n, k: k) { exit(1) }
+    guard args.count == 6 || args.count == 7, let m = Int(args[3]), let n = Int(args[4]),
+          let k = Int(args[5]), m > 0, n > 0, k > 0 else { usage() }
+    let mode = args.count == 7 ? args[6] : "NN"
+    guard ["NN", "NT", "TN", "TT"].contains(mode) else { usage() }
+    if !benchGemm(threads: threads, m: m, n: n, k: k,
+                  transA: mode.hasPrefix("T"), transB: mode.hasSuffix("T")) { exit(1) }
 case "peak":
     benchPeak(threads: threads)
 default:
