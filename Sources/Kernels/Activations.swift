@@ -48,10 +48,23 @@ private func expm1Poly(_ r: SIMD8<Float>) -> SIMD8<Float> {
 }
 
 /// e^x on 8 lanes, <= 1 ulp.
-public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> { expLanes(x) }
+
+/// tanh(x) on 8 lanes, <= 2.5 ulp.
+public func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> { tanhLanes(x) }
+
+/// 1 / (1 + e^-x) on 8 lanes, <= 2.5 ulp.
+public func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> { sigmoidLanes(x) }
+
+// The bodies are always inlined inside this module (the array loops, softmax, the LSTM cell):
+// as calls, each vector would cross the function boundary split into two xmm halves.
+
+@inline(__always)
+func expLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
     // Below -103.98 the result rounds to 0, above 88.73 it overflows: clamping just outside
     // those bounds keeps n within [-151, 129] and lets the final products produce 0 and inf.
-    let xc = pointwiseMax(pointwiseMin(x, SIMD8(repeating: 89)), SIMD8(repeating: -104))
+    let high = SIMD8<Float>(repeating: 89), low = SIMD8<Float>(repeating: -104)
+    let xc = x.replacing(with: high, where: x .> high).replacing(with: low, where: x .< low)
     let (n, r) = reduce(xc)
     let p = expm1Poly(r) + 1
     // 2^n in two factors so that n below -126 (denormal results) and n = 128 both work; the
@@ -61,13 +74,15 @@ public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     return result.replacing(with: x, where: x .!= x)
 }
 
-/// tanh(x) on 8 lanes, <= 2.5 ulp.
-public func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+@inline(__always)
+func tanhLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let signMask = SIMD8<Int32>(repeating: Int32(bitPattern: 0x8000_0000))
     let sign = bits(x) & signMask
     // tanh|x| = e / (e + 2) with e = expm1(2|x|): no cancellation for small |x| (where it
     // gives x exactly, denormals included). Beyond 2|x| = 20 the result is 1 in Float.
-    let y = pointwiseMin(float(bits(x) & ~signMask) * 2, SIMD8(repeating: 20))
+    let limit = SIMD8<Float>(repeating: 20)
+    let y2 = float(bits(x) & ~signMask) * 2
+    let y = y2.replacing(with: limit, where: y2 .> limit)
     let (n, r) = reduce(y)
     // expm1(y) = 2^n (q + 1) - 1 = 2^n q + (2^n - 1), both terms exact for n in [0, 29].
     let s = pow2(n)
@@ -77,17 +92,20 @@ public func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     return result.replacing(with: x, where: x .!= x)
 }
 
-/// 1 / (1 + e^-x) on 8 lanes, <= 2.5 ulp.
-public func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+@inline(__always)
+func sigmoidLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
     // With e = e^-|x| in (0, 1]: 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, so nothing
     // overflows and small results keep full relative precision down to the denormals.
     let absX = float(bits(x) & SIMD8(repeating: 0x7FFF_FFFF))
-    let e = exp8(-absX)
+    let e = expLanes(-absX)
     let d = 1 + e
     let numerator = SIMD8<Float>(repeating: 1).replacing(with: e, where: x .< 0)
     let result = numerator / d
     return result.replacing(with: x, where: x .!= x)
 }
+
+// Comparisons with `replacing` rather than `pointwiseMin`/`pointwiseMax`: those compile to
+// calls to a per-lane generic loop, these to one compare and one blend.
 
 /// Applies an 8-lane function to `count` floats; the tail is padded into one vector, so every
 /// element gets exactly the value the vector function gives it.
@@ -111,15 +129,15 @@ private func applyLanes(
 
 /// out[i] = e^x[i] for i in 0..<count. `out` (count) may be the same buffer as `x` (count).
 public func applyExp(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-    applyLanes(out, x, count: count, exp8)
+    applyLanes(out, x, count: count) { expLanes($0) }
 }
 
 /// out[i] = tanh(x[i]) for i in 0..<count. `out` (count) may be the same buffer as `x` (count).
 public func applyTanh(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-    applyLanes(out, x, count: count, tanh8)
+    applyLanes(out, x, count: count) { tanhLanes($0) }
 }
 
 /// out[i] = sigmoid(x[i]) for i in 0..<count. `out` (count) may be the same buffer as `x` (count).
 public func applySigmoid(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-    applyLanes(out, x, count: count, sigmoid8)
+    applyLanes(out, x, count: count) { sigmoidLanes($0) }
 }

@@ -79,7 +79,8 @@ private func rowMax(_ x: UnsafePointer<Float>, count: Int) -> Float {
     var best = SIMD8<Float>(repeating: -.infinity)
     var j = 0
     while j + 8 <= count {
-        best = pointwiseMax(best, load8(x + j))
+        let v = load8(x + j)
+        best = best.replacing(with: v, where: v .> best)
         j += 8
     }
     var m = best.max()
@@ -97,7 +98,7 @@ private func expShiftedSum(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointe
     var acc = SIMD8<Float>()
     var j = 0
     while j + 8 <= count {
-        let e = exp8(load8(x + j) - s)
+        let e = expLanes(load8(x + j) - s)
         store8(e, out + j)
         acc += e
         j += 8
@@ -106,7 +107,7 @@ private func expShiftedSum(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointe
         // Padding lanes are -inf, whose exponential is exactly 0.
         var tail = SIMD8<Float>(repeating: -.infinity)
         for q in 0..<(count - j) { tail[q] = x[j + q] }
-        let e = exp8(tail - s)
+        let e = expLanes(tail - s)
         for q in 0..<(count - j) { out[j + q] = e[q] }
         acc += e
     }

@@ -4,6 +4,8 @@
 //                                    verify against a Double reference, then time
 //                                    C = op(A) * op(B) (default NN: no transposes)
 //   kernelbench peak THREADS         time a register-only FMA loop (the machine's ceiling)
+//   kernelbench activations 1        time applyExp / applyTanh / applySigmoid on 4096 floats
+//                                    (reported as G elements/s in the GFLOP/s columns)
 //
 // Prints one tab-separated line: name, threads, best GFLOP/s, median GFLOP/s, repetitions.
 // Exits non-zero if verification fails.
@@ -108,9 +110,26 @@ func benchPeak(threads: Int) {
     report("fma peak", threads: threads, flops: Double(threads * steps * 10 * 16), times: times)
 }
 
+func benchActivations() {
+    var rng = SplitMix64(seed: 7)
+    let x = (0..<4096).map { _ in rng.nextUnitFloat() * 20 - 10 }
+    var y = [Float](repeating: 0, count: x.count)
+    let functions: [(String, (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void)] = [
+        ("applyExp", { applyExp($0, $1, count: $2) }),
+        ("applyTanh", { applyTanh($0, $1, count: $2) }),
+        ("applySigmoid", { applySigmoid($0, $1, count: $2) }),
+    ]
+    for (name, f) in functions {
+        let times = timeRepeatedly(budget: 0.2) {
+            for _ in 0..<100 { f(&y, x, x.count) }
+        }
+        report(name, threads: 1, flops: Double(100 * x.count), times: times)
+    }
+}
+
 let args = CommandLine.arguments
 func usage() -> Never {
-    print("usage: kernelbench gemm THREADS M N K [NN|NT|TN|TT] | kernelbench peak THREADS")
+    print("usage: kernelbench gemm THREADS M N K [NN|NT|TN|TT] | kernelbench peak THREADS | kernelbench activations 1")
     exit(2)
 }
 guard args.count >= 3, let threads = Int(args[2]), threads >= 1 else { usage() }
@@ -124,6 +143,8 @@ case "gemm":
                   transA: mode.hasPrefix("T"), transB: mode.hasSuffix("T")) { exit(1) }
 case "peak":
     benchPeak(threads: threads)
+case "activations":
+    benchActivations()
 default:
     usage()
 }
