@@ -262,7 +262,22 @@ private func packPanelsB(_ dst: UnsafeMutablePointer<Float>, _ b: Operand,
     for jr in stride(from: 0, to: nb, by: microCols) {
         let panel = dst + jr * kb
         let cols = min(microCols, nb - jr)
-        if b.transposed {
+        if b.transposed && cols == microCols {
+            // op(B) column j is a row of B: read 8 values from each of 16 rows, transpose the
+            // two 8x8 blocks in registers, write 8 rows of the panel.
+            let vectorK = kb / 8 * 8
+            let src = b.base + (j0 + jr) * b.ld + p0
+            var p = 0
+            while p < vectorK {
+                storeRows8(transpose8x8(loadRows8(src + p, b.ld)), panel + p * microCols, microCols)
+                storeRows8(transpose8x8(loadRows8(src + 8 * b.ld + p, b.ld)),
+                           panel + p * microCols + 8, microCols)
+                p += 8
+            }
+            for j in 0..<microCols {
+                for q in vectorK..<kb { panel[q * microCols + j] = src[j * b.ld + q] }
+            }
+        } else if b.transposed {
             // op(B) column j is a row of B: read it sequentially, write with stride 16.
             for j in 0..<cols {
                 let src = b.base + (j0 + jr + j) * b.ld + p0
@@ -296,6 +311,42 @@ private func packPanelsB(_ dst: UnsafeMutablePointer<Float>, _ b: Operand,
             j += microCols
         }
     }
+}
+
+typealias Rows8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                  SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+/// Transposes an 8x8 block held as 8 row vectors: three rounds of splitting each pair of rows
+/// into its even and odd elements (a perfect shuffle; 2^3 = 8). Tuples, not arrays: an array
+/// here would be allocated on every call.
+@inline(__always)
+private func transpose8x8(_ r: Rows8) -> Rows8 {
+    @inline(__always)
+    func split(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+        let pair = SIMD16<Float>(lowHalf: a, highHalf: b)
+        return (pair.evenHalf, pair.oddHalf)
+    }
+    @inline(__always)
+    func round(_ r: Rows8) -> Rows8 {
+        let (e0, o0) = split(r.0, r.1), (e1, o1) = split(r.2, r.3)
+        let (e2, o2) = split(r.4, r.5), (e3, o3) = split(r.6, r.7)
+        return (e0, e1, e2, e3, o0, o1, o2, o3)
+    }
+    return round(round(round(r)))
+}
+
+/// Loads 8 floats from each of 8 rows `ld` apart.
+@inline(__always)
+private func loadRows8(_ p: UnsafePointer<Float>, _ ld: Int) -> Rows8 {
+    (load8(p), load8(p + ld), load8(p + 2 * ld), load8(p + 3 * ld),
+     load8(p + 4 * ld), load8(p + 5 * ld), load8(p + 6 * ld), load8(p + 7 * ld))
+}
+
+/// Stores 8 vectors at `p`, `p + ld`, ... .
+@inline(__always)
+private func storeRows8(_ r: Rows8, _ p: UnsafeMutablePointer<Float>, _ ld: Int) {
+    store8(r.0, p); store8(r.1, p + ld); store8(r.2, p + 2 * ld); store8(r.3, p + 3 * ld)
+    store8(r.4, p + 4 * ld); store8(r.5, p + 5 * ld); store8(r.6, p + 6 * ld); store8(r.7, p + 7 * ld)
 }
 
 /// Reference for `gemm`: the plain triple loop, accumulating in Double. Same arguments and
