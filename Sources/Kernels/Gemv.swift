@@ -39,7 +39,8 @@ func gemvRow(
                      ld: matrix.ld, k: k, n: j1 - j0, alpha: alpha, beta: beta)
         } else {
             gemvAxpys(y + j0 * incY, incY: incY, x: xv, matrix: matrix.base + j0,
-                      ld: matrix.ld, k: k, n: j1 - j0, alpha: alpha, beta: beta)
+                      ld: matrix.ld, k: k, n: j1 - j0, alpha: alpha, beta: beta,
+                      scratch: workspace.packB(thread: t))
         }
     }
 }
@@ -47,7 +48,7 @@ func gemvRow(
 /// y[j] = alpha * sum_p x[p] * m[p * ld + j] + beta * y[j]: the matrix is (k, n) row-major,
 /// so y is a running sum of scaled matrix rows.
 ///
-/// Columns go in blocks of 1024 whose partial sums live in a 4 KiB stack buffer (in L1), and
+/// Columns go in blocks of 1024 whose partial sums live in 4 KiB of `scratch` (in L1), and
 /// each step adds four scaled rows: the matrix is read four rows at a time, 4 KiB of each row
 /// sequentially. (Keeping 64 columns in registers and walking down all k rows instead reads
 /// 256 bytes from each of k pages, which stalls on cache and TLB misses.)
@@ -55,52 +56,50 @@ private func gemvAxpys(
     _ y: UnsafeMutablePointer<Float>, incY: Int,
     x: UnsafePointer<Float>,                 // (k)
     matrix m: UnsafePointer<Float>, ld: Int, // (k, n)
-    k: Int, n: Int, alpha: Float, beta: Float
+    k: Int, n: Int, alpha: Float, beta: Float,
+    scratch acc: UnsafeMutablePointer<Float> // (1024)
 ) {
     let block = 1024
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { buffer in
-        let acc = buffer.baseAddress!
-        for j0 in stride(from: 0, to: n, by: block) {
-            let width = min(block, n - j0)
-            let vectorWidth = width / 8 * 8
-            acc.update(repeating: 0, count: width)
-            var p = 0
-            while p + 4 <= k {
-                let r0 = m + p * ld + j0, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
-                let x0 = SIMD8<Float>(repeating: x[p]), x1 = SIMD8<Float>(repeating: x[p + 1])
-                let x2 = SIMD8<Float>(repeating: x[p + 2]), x3 = SIMD8<Float>(repeating: x[p + 3])
-                var j = 0
-                while j < vectorWidth {
-                    var s = load8(acc + j)
-                    s.addProduct(x0, load8(r0 + j))
-                    s.addProduct(x1, load8(r1 + j))
-                    s.addProduct(x2, load8(r2 + j))
-                    s.addProduct(x3, load8(r3 + j))
-                    store8(s, acc + j)
-                    j += 8
-                }
-                while j < width {
-                    acc[j] += x[p] * r0[j] + x[p + 1] * r1[j] + x[p + 2] * r2[j] + x[p + 3] * r3[j]
-                    j += 1
-                }
-                p += 4
+    for j0 in stride(from: 0, to: n, by: block) {
+        let width = min(block, n - j0)
+        let vectorWidth = width / 8 * 8
+        acc.update(repeating: 0, count: width)
+        var p = 0
+        while p + 4 <= k {
+            let r0 = m + p * ld + j0, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
+            let x0 = SIMD8<Float>(repeating: x[p]), x1 = SIMD8<Float>(repeating: x[p + 1])
+            let x2 = SIMD8<Float>(repeating: x[p + 2]), x3 = SIMD8<Float>(repeating: x[p + 3])
+            var j = 0
+            while j < vectorWidth {
+                var s = load8(acc + j)
+                s.addProduct(x0, load8(r0 + j))
+                s.addProduct(x1, load8(r1 + j))
+                s.addProduct(x2, load8(r2 + j))
+                s.addProduct(x3, load8(r3 + j))
+                store8(s, acc + j)
+                j += 8
             }
-            while p < k {
-                let r = m + p * ld + j0
-                let xp = SIMD8<Float>(repeating: x[p])
-                var j = 0
-                while j < vectorWidth {
-                    store8(load8(acc + j).addingProduct(xp, load8(r + j)), acc + j)
-                    j += 8
-                }
-                while j < width {
-                    acc[j] += x[p] * r[j]
-                    j += 1
-                }
-                p += 1
+            while j < width {
+                acc[j] += x[p] * r0[j] + x[p + 1] * r1[j] + x[p + 2] * r2[j] + x[p + 3] * r3[j]
+                j += 1
             }
-            for j in 0..<width { storeOut(y + (j0 + j) * incY, acc[j], alpha: alpha, beta: beta) }
+            p += 4
         }
+        while p < k {
+            let r = m + p * ld + j0
+            let xp = SIMD8<Float>(repeating: x[p])
+            var j = 0
+            while j < vectorWidth {
+                store8(load8(acc + j).addingProduct(xp, load8(r + j)), acc + j)
+                j += 8
+            }
+            while j < width {
+                acc[j] += x[p] * r[j]
+                j += 1
+            }
+            p += 1
+        }
+        for j in 0..<width { storeOut(y + (j0 + j) * incY, acc[j], alpha: alpha, beta: beta) }
     }
 }
 
