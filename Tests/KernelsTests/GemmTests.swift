@@ -98,3 +98,22 @@ func gemmLargerShapesThreads(threads: Int) {
          m: 2, n: 2, k: 0, alpha: 3, beta: 0.5, workspace: GemmWorkspace(threads: 1))
     #expect(d == [0.5, 1, 1.5, 2])
 }
+
+@Test func gemmResultsDoNotDependOnTheThreadCount() {
+    // Threads split C into disjoint blocks and every element is summed in the same order, so
+    // one and two threads must agree bit for bit (training runs are reproducible on any core count).
+    let shapes: [(Int, Int, Int)] = [(70, 300, 129), (300, 70, 129), (1, 5000, 300), (3000, 1, 400)]
+    let one = GemmWorkspace(threads: 1), two = GemmWorkspace(threads: 2)
+    for (m, n, k) in shapes {
+        for (ta, tb) in transposes {
+            let a = randomArray(m * k, seed: 1), b = randomArray(k * n, seed: 2)
+            var c1 = [Float](repeating: 0, count: m * n), c2 = c1
+            let lda = ta == .transpose ? m : k, ldb = tb == .transpose ? k : n
+            gemm(&c1, ldc: n, a, lda: lda, transA: ta, b, ldb: ldb, transB: tb,
+                 m: m, n: n, k: k, workspace: one)
+            gemm(&c2, ldc: n, a, lda: lda, transA: ta, b, ldb: ldb, transB: tb,
+                 m: m, n: n, k: k, workspace: two)
+            #expect(c1 == c2, "m=\(m) n=\(n) k=\(k) \(ta) \(tb)")
+        }
+    }
+}
