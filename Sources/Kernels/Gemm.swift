@@ -11,7 +11,7 @@ public enum Transpose: Sendable {
 }
 
 // Block sizes (GotoBLAS loop order jc -> pc -> ic -> jr -> ir), chosen for a 32 KiB L1d and
-// a 512 KiB L2 per core (this machine reports more; the sizes stay valid for both):
+// a 512 KiB L2 per core (the development machine: 2 such cores sharing a 32 MiB L3):
 // - kc = 256: one packed B panel (256 x 16 floats = 16 KiB) plus one packed A panel
 //   (256 x 6 = 6 KiB) fit together in a 32 KiB L1, so the micro-kernel streams both from L1.
 // - mc = 120 (a multiple of 6): the packed A block is 120 x 256 x 4 B = 120 KiB, a quarter of
@@ -26,7 +26,7 @@ let blockN = 1024
 /// waking a second worker (a few microseconds) is comparable to the work itself.
 let parallelThreshold = 1 << 18
 
-/// Scratch memory for `gemm` and `gemv`: one packed-A block and one packed-B block per thread,
+/// Scratch memory for `gemm`: one packed-A block and one packed-B block per thread,
 /// allocated once here and reused by every call, so the multiply itself allocates nothing.
 ///
 /// A workspace may be used by one call at a time (it is not locked). It fixes the maximum
