@@ -83,11 +83,15 @@ def run(cmd, env=None):
 
 
 def cpu_name():
+    """Model name plus family/model numbers (virtual machines often hide the exact model:
+    family 23 is Zen 1/2, 25 is Zen 3/4, 6 is Intel)."""
+    info = {}
     with open("/proc/cpuinfo") as f:
         for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    return (f"{info.get('model name', 'unknown')} (family {info.get('cpu family', '?')}, "
+            f"model {info.get('model', '?')})")
 
 
 def main(kernelbench):
