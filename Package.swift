@@ -14,16 +14,19 @@ let vectorISA: [String] = []
 
 // Every target that can inline kernel code gets the same instruction set, so that
 // nothing compiled against the kernels silently falls back to per-lane `fmaf` calls.
+// PORTABLE_BUILD is also visible to Swift code (`#if PORTABLE_BUILD`), so the FMA test can
+// say why it is skipped.
 let vectorSettings: [SwiftSetting] = [
     .unsafeFlags(vectorISA),
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
-]
+] + (portable ? [.define("PORTABLE_BUILD")] : [])
 
 let package = Package(
     name: "BilingualLM",
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Text", targets: ["Text"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
         .executable(name: "tokenize", targets: ["tokenize"]),
         .executable(name: "buildvocab", targets: ["buildvocab"]),
     ],
@@ -53,5 +56,10 @@ let package = Package(
         .testTarget(name: "TextTests", dependencies: ["Text", "DefaultVocabulary"]),
         // Runs the built executables; depends on them so they are built first.
         .testTarget(name: "CLITests", dependencies: ["tokenize", "buildvocab"]),
+        // Numerical kernels (GEMM, activations, losses, normalization); no dependency on Text.
+        .target(name: "Kernels", swiftSettings: vectorSettings),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: vectorSettings),
+        // Thin benchmark driver over Kernels, run by scripts/bench-kernels.
+        .executableTarget(name: "kernelbench", dependencies: ["Kernels"], swiftSettings: vectorSettings),
     ]
 )

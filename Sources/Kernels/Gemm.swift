@@ -1,0 +1,370 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whether a matrix operand is used as stored or transposed.
+public enum Transpose: Sendable {
+    case none
+    case transpose
+}
+
+// Block sizes (GotoBLAS loop order jc -> pc -> ic -> jr -> ir), chosen for a 32 KiB L1d and
+// a 512 KiB L2 per core (the development machine: 2 such cores sharing a 32 MiB L3):
+// - kc = 256: one packed B panel (256 x 16 floats = 16 KiB) plus one packed A panel
+//   (256 x 6 = 6 KiB) fit together in a 32 KiB L1, so the micro-kernel streams both from L1.
+// - mc = 120 (a multiple of 6): the packed A block is 120 x 256 x 4 B = 120 KiB, a quarter of
+//   a 512 KiB L2, leaving room for the B panels passing through.
+// - nc = 1024: the packed B block is 256 x 1024 x 4 B = 1 MiB, which stays in L3; A is
+//   repacked once per nc columns, which costs m*k copies against m*k*nc FLOPs.
+let blockK = 256
+let blockM = 120
+let blockN = 1024
+
+/// Products with fewer multiply-adds than this run on one thread: below it the cost of
+/// waking a second worker (a few microseconds) is comparable to the work itself.
+let parallelThreshold = 1 << 18
+
+/// Scratch memory for `gemm`: one packed-A block and one packed-B block per thread,
+/// allocated once here and reused by every call, so the multiply itself allocates nothing.
+///
+/// A workspace may be used by one call at a time (it is not locked). It fixes the maximum
+/// number of threads a call may use.
+public final class GemmWorkspace {
+    /// Number of threads a product large enough to be split is spread over.
+    public let threads: Int
+    let packedA: UnsafeMutablePointer<Float>  // (threads, blockM * blockK)
+    let packedB: UnsafeMutablePointer<Float>  // (threads, blockK * blockN)
+
+    /// - Parameter threads: worker count; `nil` uses every online core.
+    public init(threads: Int? = nil) {
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        self.threads = max(1, threads ?? online)
+        packedA = GemmWorkspace.allocate(self.threads * blockM * blockK)
+        packedB = GemmWorkspace.allocate(self.threads * blockK * blockN)
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(packedA).deallocate()
+        UnsafeMutableRawPointer(packedB).deallocate()
+    }
+
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        // 64-byte alignment: packed panels start on cache lines.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+        return raw.initializeMemory(as: Float.self, repeating: 0, count: count)
+    }
+
+    func packA(thread: Int) -> UnsafeMutablePointer<Float> { packedA + thread * blockM * blockK }
+    func packB(thread: Int) -> UnsafeMutablePointer<Float> { packedB + thread * blockK * blockN }
+}
+
+/// A row-major matrix operand as the product sees it: element (i, p) of op(X).
+struct Operand {
+    var base: UnsafePointer<Float>
+    var ld: Int
+    var transposed: Bool
+
+    @inline(__always)
+    subscript(row: Int, col: Int) -> Float {
+        transposed ? base[col * ld + row] : base[row * ld + col]
+    }
+
+    /// The operand whose element (0, 0) is this one's element (row, col).
+    func offset(row: Int, col: Int) -> Operand {
+        Operand(base: base + (transposed ? col * ld + row : row * ld + col), ld: ld,
+                transposed: transposed)
+    }
+}
+
+/// C = alpha * op(A) * op(B) + beta * C for row-major `Float` matrices.
+///
+/// - `c`: (M, N), row stride `ldc >= N`; written. With `beta == 0`, C is not read.
+/// - `a`: op(A) is (M, K): A is (M, K) with row stride `lda >= K`, or (K, M) with
+///   `lda >= M` when `transA == .transpose`.
+/// - `b`: op(B) is (K, N): B is (K, N) with `ldb >= N`, or (N, K) with `ldb >= K` when
+///   `transB == .transpose`.
+/// - Any of M, N, K may be 0 (K == 0 gives C = beta * C).
+/// - The caller owns all buffers; `workspace` supplies the packing scratch and the thread
+///   count. Products with M == 1 (or N == 1) and K <= 30720 take the vector-matrix path.
+///
+/// Bad sizes or leading dimensions stop the program (`fatalError`), also under `-Ounchecked`.
+public func gemm(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int,
+    _ a: UnsafePointer<Float>, lda: Int, transA: Transpose,
+    _ b: UnsafePointer<Float>, ldb: Int, transB: Transpose,
+    m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0,
+    workspace: GemmWorkspace
+) {
+    let ta = transA == .transpose, tb = transB == .transpose
+    guard m >= 0, n >= 0, k >= 0 else {
+        fatalError("gemm: negative size m=\(m) n=\(n) k=\(k)")
+    }
+    guard m == 0 || n == 0 || (ldc >= max(1, n)
+        && lda >= max(1, ta ? m : k) && ldb >= max(1, tb ? k : n)) else {
+        fatalError("gemm: leading dimension too small: m=\(m) n=\(n) k=\(k) lda=\(lda) ldb=\(ldb) ldc=\(ldc) transA=\(ta) transB=\(tb)")
+    }
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        scaleMatrix(c, ldc: ldc, rows: m, cols: n, beta: beta)
+        return
+    }
+    let opA = Operand(base: a, ld: lda, transposed: ta)
+    let opB = Operand(base: b, ld: ldb, transposed: tb)
+
+    // Vector-matrix products: packing would only add traffic, and a 6x16 tile would be 5/6 or
+    // 15/16 padding. For N == 1 the transposed problem C^T = op(B)^T op(A)^T has M == 1.
+    if m == 1 && k <= blockM * blockK {
+        gemvRow(c, incY: 1, x: a, incX: ta ? lda : 1, matrix: opB, k: k, n: n,
+                alpha: alpha, beta: beta, workspace: workspace)
+        return
+    }
+    if n == 1 && k <= blockM * blockK {
+        let opAT = Operand(base: a, ld: lda, transposed: !ta)
+        gemvRow(c, incY: ldc, x: b, incX: tb ? 1 : ldb, matrix: opAT, k: k, n: m,
+                alpha: alpha, beta: beta, workspace: workspace)
+        return
+    }
+
+    // Split whichever dimension has more micro-tiles into equal contiguous shares, one per
+    // thread. Splitting N gives each thread its own columns of B (A is packed by both, a
+    // cost of m*k per thread against m*k*n/threads FLOPs); splitting M does the reverse.
+    let mTiles = (m + microRows - 1) / microRows
+    let nTiles = (n + microCols - 1) / microCols
+    let work = m * n * k
+    var threads = work < parallelThreshold ? 1 : workspace.threads
+    let splitN = nTiles >= mTiles
+    threads = min(threads, splitN ? nTiles : mTiles)
+    if threads == 1 {
+        gemmBlocked(c, ldc: ldc, opA, opB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+                    packA: workspace.packA(thread: 0), packB: workspace.packB(thread: 0))
+        return
+    }
+    parallelFor(threads: threads) { t in
+        if splitN {
+            let tiles = evenSplit(units: nTiles, parts: threads, part: t)
+            let j0 = tiles.lowerBound * microCols
+            let j1 = min(n, tiles.upperBound * microCols)
+            if j1 <= j0 { return }
+            gemmBlocked(c + j0, ldc: ldc, opA, opB.offset(row: 0, col: j0),
+                        m: m, n: j1 - j0, k: k, alpha: alpha, beta: beta,
+                        packA: workspace.packA(thread: t), packB: workspace.packB(thread: t))
+        } else {
+            let tiles = evenSplit(units: mTiles, parts: threads, part: t)
+            let i0 = tiles.lowerBound * microRows
+            let i1 = min(m, tiles.upperBound * microRows)
+            if i1 <= i0 { return }
+            gemmBlocked(c + i0 * ldc, ldc: ldc, opA.offset(row: i0, col: 0), opB,
+                        m: i1 - i0, n: n, k: k, alpha: alpha, beta: beta,
+                        packA: workspace.packA(thread: t), packB: workspace.packB(thread: t))
+        }
+    }
+}
+
+/// C = beta * C over an (rows, cols) block; beta == 0 writes zeros without reading C.
+func scaleMatrix(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, beta: Float) {
+    for i in 0..<rows {
+        let row = c + i * ldc
+        if beta == 0 {
+            row.update(repeating: 0, count: cols)
+        } else if beta != 1 {
+            for j in 0..<cols { row[j] *= beta }
+        }
+    }
+}
+
+/// The single-threaded blocked product on one share of C.
+private func gemmBlocked(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int,  // (m, n)
+    _ a: Operand,                                // op: (m, k)
+    _ b: Operand,                                // op: (k, n)
+    m: Int, n: Int, k: Int, alpha: Float, beta: Float,
+    packA: UnsafeMutablePointer<Float>,          // (blockM * blockK)
+    packB: UnsafeMutablePointer<Float>           // (blockK * blockN)
+) {
+    for jc in stride(from: 0, to: n, by: blockN) {
+        let nb = min(blockN, n - jc)
+        for pc in stride(from: 0, to: k, by: blockK) {
+            let kb = min(blockK, k - pc)
+            // The first K block applies beta; later ones accumulate onto it.
+            let betaBlock: Float = pc == 0 ? beta : 1
+            packPanelsB(packB, b, p0: pc, kb: kb, j0: jc, nb: nb)
+            for ic in stride(from: 0, to: m, by: blockM) {
+                let mb = min(blockM, m - ic)
+                packPanelsA(packA, a, i0: ic, mb: mb, p0: pc, kb: kb)
+                for jr in stride(from: 0, to: nb, by: microCols) {
+                    let cols = min(microCols, nb - jr)
+                    let bPanel = UnsafePointer(packB + jr * kb)
+                    for ir in stride(from: 0, to: mb, by: microRows) {
+                        microKernel6x16(
+                            c + (ic + ir) * ldc + jc + jr, ldc: ldc,
+                            packA + ir * kb, bPanel, bStride: microCols,
+                            kc: kb, alpha: alpha, beta: betaBlock,
+                            rows: min(microRows, mb - ir), cols: cols)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs op(A)[i0 ..< i0+mb, p0 ..< p0+kb] into panels of 6 rows: panel r holds element
+/// (i, p) at `dst[r * 6 * kb + p * 6 + i]`; rows past the edge are zero.
+private func packPanelsA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
+                         i0: Int, mb: Int, p0: Int, kb: Int) {
+    for ir in stride(from: 0, to: mb, by: microRows) {
+        let panel = dst + ir * kb
+        let rows = min(microRows, mb - ir)
+        if a.transposed {
+            // op(A) row i is a column of A. Done below, row by row of A.
+            if rows == microRows { continue }
+            for p in 0..<kb {
+                let src = a.base + (p0 + p) * a.ld + i0 + ir
+                let out = panel + p * microRows
+                for i in 0..<rows { out[i] = src[i] }
+                for i in rows..<microRows { out[i] = 0 }
+            }
+        } else {
+            for i in 0..<rows {
+                let src = a.base + (i0 + ir + i) * a.ld + p0
+                for p in 0..<kb { panel[p * microRows + i] = src[p] }
+            }
+            for i in rows..<microRows {
+                for p in 0..<kb { panel[p * microRows + i] = 0 }
+            }
+        }
+    }
+    if a.transposed { packFullPanelsOfTransposedA(dst, a, i0: i0, mb: mb, p0: p0, kb: kb) }
+}
+
+/// The full panels of a transposed A, copied row by row of A across all panels so that A is
+/// read sequentially (see `packPanelsB`).
+private func packFullPanelsOfTransposedA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
+                                         i0: Int, mb: Int, p0: Int, kb: Int) {
+    let fullRows = mb / microRows * microRows
+    for p in 0..<kb {
+        let src = a.base + (p0 + p) * a.ld + i0
+        var out = dst + p * microRows
+        var i = 0
+        while i < fullRows {
+            for q in 0..<microRows { out[q] = src[i + q] }
+            out += microRows * kb
+            i += microRows
+        }
+    }
+}
+
+/// Packs op(B)[p0 ..< p0+kb, j0 ..< j0+nb] into panels of 16 columns: panel s holds element
+/// (p, j) at `dst[s * 16 * kb + p * 16 + j]`; columns past the edge are zero.
+private func packPanelsB(_ dst: UnsafeMutablePointer<Float>, _ b: Operand,
+                         p0: Int, kb: Int, j0: Int, nb: Int) {
+    for jr in stride(from: 0, to: nb, by: microCols) {
+        let panel = dst + jr * kb
+        let cols = min(microCols, nb - jr)
+        if b.transposed && cols == microCols {
+            // op(B) column j is a row of B: read 8 values from each of 16 rows, transpose the
+            // two 8x8 blocks in registers, write 8 rows of the panel.
+            let vectorK = kb / 8 * 8
+            let src = b.base + (j0 + jr) * b.ld + p0
+            var p = 0
+            while p < vectorK {
+                storeRows8(transpose8x8(loadRows8(src + p, b.ld)), panel + p * microCols, microCols)
+                storeRows8(transpose8x8(loadRows8(src + 8 * b.ld + p, b.ld)),
+                           panel + p * microCols + 8, microCols)
+                p += 8
+            }
+            for j in 0..<microCols {
+                for q in vectorK..<kb { panel[q * microCols + j] = src[j * b.ld + q] }
+            }
+        } else if b.transposed {
+            // op(B) column j is a row of B: read it sequentially, write with stride 16.
+            for j in 0..<cols {
+                let src = b.base + (j0 + jr + j) * b.ld + p0
+                for p in 0..<kb { panel[p * microCols + j] = src[p] }
+            }
+            for j in cols..<microCols {
+                for p in 0..<kb { panel[p * microCols + j] = 0 }
+            }
+        } else if cols < microCols {
+            for p in 0..<kb {
+                let src = b.base + (p0 + p) * b.ld + j0 + jr
+                let out = panel + p * microCols
+                for j in 0..<cols { out[j] = src[j] }
+                for j in cols..<microCols { out[j] = 0 }
+            }
+        }
+    }
+    guard !b.transposed else { return }
+    // Full panels of an untransposed B are copied row by row across all panels: each row of
+    // B is then read sequentially (a 4 KiB page at a time), where panel by panel would read
+    // 64 bytes from each of kb pages and stall on cache and TLB misses.
+    let fullCols = nb / microCols * microCols
+    for p in 0..<kb {
+        let src = b.base + (p0 + p) * b.ld + j0
+        var out = dst + p * microCols
+        var j = 0
+        while j < fullCols {
+            store8(load8(src + j), out)
+            store8(load8(src + j + 8), out + 8)
+            out += microCols * kb
+            j += microCols
+        }
+    }
+}
+
+typealias Rows8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                  SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+/// Transposes an 8x8 block held as 8 row vectors: three rounds of splitting each pair of rows
+/// into its even and odd elements (a perfect shuffle; 2^3 = 8). Tuples, not arrays: an array
+/// here would be allocated on every call.
+@inline(__always)
+private func transpose8x8(_ r: Rows8) -> Rows8 {
+    @inline(__always)
+    func split(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+        let pair = SIMD16<Float>(lowHalf: a, highHalf: b)
+        return (pair.evenHalf, pair.oddHalf)
+    }
+    @inline(__always)
+    func round(_ r: Rows8) -> Rows8 {
+        let (e0, o0) = split(r.0, r.1), (e1, o1) = split(r.2, r.3)
+        let (e2, o2) = split(r.4, r.5), (e3, o3) = split(r.6, r.7)
+        return (e0, e1, e2, e3, o0, o1, o2, o3)
+    }
+    return round(round(round(r)))
+}
+
+/// Loads 8 floats from each of 8 rows `ld` apart.
+@inline(__always)
+private func loadRows8(_ p: UnsafePointer<Float>, _ ld: Int) -> Rows8 {
+    (load8(p), load8(p + ld), load8(p + 2 * ld), load8(p + 3 * ld),
+     load8(p + 4 * ld), load8(p + 5 * ld), load8(p + 6 * ld), load8(p + 7 * ld))
+}
+
+/// Stores 8 vectors at `p`, `p + ld`, ... .
+@inline(__always)
+private func storeRows8(_ r: Rows8, _ p: UnsafeMutablePointer<Float>, _ ld: Int) {
+    store8(r.0, p); store8(r.1, p + ld); store8(r.2, p + 2 * ld); store8(r.3, p + 3 * ld)
+    store8(r.4, p + 4 * ld); store8(r.5, p + 5 * ld); store8(r.6, p + 6 * ld); store8(r.7, p + 7 * ld)
+}
+
+/// Reference for `gemm`: the plain triple loop, accumulating in Double. Same arguments and
+/// conventions (beta == 0 does not read C).
+public func gemmReference(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int,
+    _ a: UnsafePointer<Float>, lda: Int, transA: Transpose,
+    _ b: UnsafePointer<Float>, ldb: Int, transB: Transpose,
+    m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0
+) {
+    let opA = Operand(base: a, ld: lda, transposed: transA == .transpose)
+    let opB = Operand(base: b, ld: ldb, transposed: transB == .transpose)
+    for i in 0..<m {
+        for j in 0..<n {
+            var sum = 0.0
+            for p in 0..<k { sum += Double(opA[i, p]) * Double(opB[p, j]) }
+            let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
+            c[i * ldc + j] = Float(Double(alpha) * sum + old)
+        }
+    }
+}

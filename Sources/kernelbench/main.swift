@@ -1,0 +1,150 @@
+// Benchmark driver for the Kernels library, run by scripts/bench-kernels.
+//
+//   kernelbench gemm THREADS M N K [NN|NT|TN|TT]
+//                                    verify against a Double reference, then time
+//                                    C = op(A) * op(B) (default NN: no transposes)
+//   kernelbench peak THREADS         time a register-only FMA loop (the machine's ceiling)
+//   kernelbench activations 1        time applyExp / applyTanh / applySigmoid on 4096 floats
+//                                    (reported as G elements/s in the GFLOP/s columns)
+//
+// Prints one tab-separated line: name, threads, best GFLOP/s, median GFLOP/s, repetitions.
+// Exits non-zero if verification fails.
+
+import Dispatch
+import Kernels
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+/// Runs `body` until about `budget` seconds have passed (at least 3, at most 50 times) after
+/// one warm-up call; returns every duration.
+func timeRepeatedly(budget: Double, _ body: () -> Void) -> [Double] {
+    body()
+    var times: [Double] = []
+    let start = seconds()
+    while times.count < 50 && (times.count < 3 || seconds() - start < budget) {
+        let t0 = seconds()
+        body()
+        times.append(seconds() - t0)
+    }
+    return times
+}
+
+func report(_ name: String, threads: Int, flops: Double, times: [Double]) {
+    let sorted = times.sorted()
+    let best = flops / sorted[0] * 1e-9
+    let median = flops / sorted[sorted.count / 2] * 1e-9
+    print("\(name)\t\(threads)\t\(best)\t\(median)\t\(times.count)")
+}
+
+func benchGemm(threads: Int, m: Int, n: Int, k: Int, transA: Bool, transB: Bool) -> Bool {
+    let ta: Transpose = transA ? .transpose : .none, tb: Transpose = transB ? .transpose : .none
+    let lda = transA ? m : k, ldb = transB ? k : n
+    // Element (i, p) of op(A) and (p, j) of op(B) in the stored arrays.
+    func ai(_ i: Int, _ p: Int) -> Int { transA ? p * m + i : i * k + p }
+    func bi(_ p: Int, _ j: Int) -> Int { transB ? j * k + p : p * n + j }
+    var rng = SplitMix64(seed: 42)
+    let a = (0..<(m * k)).map { _ in rng.nextUnitFloat() * 2 - 1 }
+    let b = (0..<(k * n)).map { _ in rng.nextUnitFloat() * 2 - 1 }
+    var c = [Float](repeating: 0, count: m * n)
+    let workspace = GemmWorkspace(threads: threads)
+    gemm(&c, ldc: n, a, lda: lda, transA: ta, b, ldb: ldb, transB: tb,
+         m: m, n: n, k: k, workspace: workspace)
+    // Verify 256 random entries against Double dot products (the full reference would take
+    // longer than the timing for the larger shapes).
+    for _ in 0..<256 {
+        let i = Int(rng.next() % UInt64(m)), j = Int(rng.next() % UInt64(n))
+        var sum = 0.0
+        for p in 0..<k { sum += Double(a[ai(i, p)]) * Double(b[bi(p, j)]) }
+        let err = abs(Double(c[i * n + j]) - sum) / (1 + abs(sum))
+        if !(err <= 1e-4 * max(1, Double(k) / 1024)) {
+            print("verification failed at (\(i), \(j)): got \(c[i * n + j]), want \(sum)")
+            return false
+        }
+    }
+    let flops = 2.0 * Double(m) * Double(n) * Double(k)
+    let times = a.withUnsafeBufferPointer { ap in
+        b.withUnsafeBufferPointer { bp in
+            c.withUnsafeMutableBufferPointer { cp in
+                timeRepeatedly(budget: 0.6) {
+                    gemm(cp.baseAddress!, ldc: n, ap.baseAddress!, lda: lda, transA: ta,
+                         bp.baseAddress!, ldb: ldb, transB: tb, m: m, n: n, k: k,
+                         workspace: workspace)
+                }
+            }
+        }
+    }
+    let name = transA || transB ? " \(transA ? "T" : "N")\(transB ? "T" : "N")" : ""
+    report("gemm \(m)x\(k)x\(n)\(name)", threads: threads, flops: flops, times: times)
+    return true
+}
+
+/// FMA throughput with no memory traffic: 10 independent accumulators (enough to cover a
+/// 5-cycle FMA latency at 2 FMAs per cycle), each lane one fused multiply-add per step.
+@inline(never)
+func fmaLoop(_ steps: Int, _ seed: Float) -> Float {
+    let a = SIMD8<Float>(repeating: 1e-7 * seed), b = SIMD8<Float>(repeating: 0.5)
+    var c0 = SIMD8<Float>(repeating: 0), c1 = c0 + 1, c2 = c0 + 2, c3 = c0 + 3, c4 = c0 + 4
+    var c5 = c0 + 5, c6 = c0 + 6, c7 = c0 + 7, c8 = c0 + 8, c9 = c0 + 9
+    for _ in 0..<steps {
+        c0.addProduct(a, b); c1.addProduct(a, b); c2.addProduct(a, b); c3.addProduct(a, b)
+        c4.addProduct(a, b); c5.addProduct(a, b); c6.addProduct(a, b); c7.addProduct(a, b)
+        c8.addProduct(a, b); c9.addProduct(a, b)
+    }
+    return (c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9).sum()
+}
+
+struct Sink: @unchecked Sendable { let values: UnsafeMutablePointer<Float> }
+
+func benchPeak(threads: Int) {
+    let steps = 20_000_000
+    let sink = Sink(values: .allocate(capacity: threads))
+    let times = timeRepeatedly(budget: 1.0) {
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            sink.values[t] = fmaLoop(steps, Float(t + 1))
+        }
+    }
+    report("fma peak", threads: threads, flops: Double(threads * steps * 10 * 16), times: times)
+}
+
+func benchActivations() {
+    var rng = SplitMix64(seed: 7)
+    let x = (0..<4096).map { _ in rng.nextUnitFloat() * 20 - 10 }
+    var y = [Float](repeating: 0, count: x.count)
+    let functions: [(String, (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void)] = [
+        ("applyExp", { applyExp($0, $1, count: $2) }),
+        ("applyTanh", { applyTanh($0, $1, count: $2) }),
+        ("applySigmoid", { applySigmoid($0, $1, count: $2) }),
+    ]
+    for (name, f) in functions {
+        let times = timeRepeatedly(budget: 0.2) {
+            for _ in 0..<100 { f(&y, x, x.count) }
+        }
+        report(name, threads: 1, flops: Double(100 * x.count), times: times)
+    }
+}
+
+let args = CommandLine.arguments
+func usage() -> Never {
+    print("usage: kernelbench gemm THREADS M N K [NN|NT|TN|TT] | kernelbench peak THREADS | kernelbench activations 1")
+    exit(2)
+}
+guard args.count >= 3, let threads = Int(args[2]), threads >= 1 else { usage() }
+switch args[1] {
+case "gemm":
+    guard args.count == 6 || args.count == 7, let m = Int(args[3]), let n = Int(args[4]),
+          let k = Int(args[5]), m > 0, n > 0, k > 0 else { usage() }
+    let mode = args.count == 7 ? args[6] : "NN"
+    guard ["NN", "NT", "TN", "TT"].contains(mode) else { usage() }
+    if !benchGemm(threads: threads, m: m, n: n, k: k,
+                  transA: mode.hasPrefix("T"), transB: mode.hasSuffix("T")) { exit(1) }
+case "peak":
+    benchPeak(threads: threads)
+case "activations":
+    benchActivations()
+default:
+    usage()
+}
