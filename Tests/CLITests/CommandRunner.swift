@@ -21,13 +21,15 @@ struct CommandRunner {
         return folder
     }()
 
-    static func run(_ tool: String, _ arguments: [String], stdin: [UInt8] = []) throws -> Output {
+    /// Runs `tool`; with `discardOutput` its standard output goes to /dev/null (for large
+    /// outputs the test does not read).
+    static func run(_ tool: String, _ arguments: [String], stdin: [UInt8] = [], discardOutput: Bool = false) throws -> Output {
         let process = Process()
         process.executableURL = productsFolder.appendingPathComponent(tool)
         process.arguments = arguments
         let input = Pipe(), output = Pipe(), error = Pipe()
         process.standardInput = input
-        process.standardOutput = output
+        process.standardOutput = discardOutput ? FileHandle.nullDevice : output
         process.standardError = error
         try process.run()
         // Write stdin and read both outputs concurrently so no pipe fills up.
@@ -39,7 +41,7 @@ struct CommandRunner {
         let errData = DataBox()
         let errReader = Thread { errData.set(error.fileHandleForReading.readDataToEndOfFile()) }
         errReader.start()
-        let outData = output.fileHandleForReading.readDataToEndOfFile()
+        let outData = discardOutput ? Data() : output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         while errReader.isExecuting || writer.isExecuting { usleep(1000) }
         return Output(status: process.terminationStatus, stdout: [UInt8](outData),

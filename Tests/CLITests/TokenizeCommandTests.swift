@@ -152,3 +152,25 @@ import Testing
         #expect(words.contains("我们") && words.count >= 4)
     }
 }
+
+@Suite struct StreamingMemoryTests {
+    /// A 64 MB file goes through in 1 MB batches: the process never holds the whole input.
+    @Test func largeInputsStreamInBoundedMemory() throws {
+        let folder = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("large.txt")
+        let block = String(repeating: "人民日报报道，经济稳定增长。The quick brown fox jumps over the lazy dog.\n", count: 10_000)
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: file)
+        let data = Data(block.utf8)
+        for _ in 0..<(64_000_000 / data.count) { handle.write(data) }
+        try handle.close()
+
+        let r = try CommandRunner.run("tokenize", ["--ids", "--stats", file.path], discardOutput: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        let peakMiB = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
+        #expect(peakMiB < 200, "peak resident memory of a child: \(peakMiB) MiB")
+    }
+}
