@@ -57,8 +57,9 @@ public struct BPETrainer {
             throw Vocabulary.InvalidError(message: "character coverage must be in (0, 1]")
         }
         self.options = options
-        counter = PieceCounter(limits: .init(maxDistinctPieces: options.maxDistinctPieces, threads: options.threads),
-                               userWords: options.userWords.map { Array($0.utf8) })
+        counter = try PieceCounter(limits: .init(maxDistinctPieces: options.maxDistinctPieces, threads: options.threads),
+                                   userWords: options.userWords.map { Array($0.utf8) },
+                                   splitChineseWords: options.settings.splitsChineseWords)
     }
 
     /// Counts the pieces of a whole text (a document: pieces never continue past its end).

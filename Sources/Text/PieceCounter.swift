@@ -20,9 +20,12 @@ struct PieceCounter {
     private(set) var pieceCount = 0
     private(set) var byteCount = 0
 
-    init(limits: Limits, userWords: [[UInt8]]) {
+    private let wordSplitters: [HanWordSplitter]?
+
+    init(limits: Limits, userWords: [[UInt8]], splitChineseWords: Bool = false) throws {
         self.limits = limits
         let threads = max(1, limits.threads)
+        wordSplitters = splitChineseWords ? try (0..<threads).map { _ in try HanWordSplitter() } : nil
         tables = (0..<threads).map { _ in ByteStringTable(capacity: 1 << 14) }
         pruneThresholds = Array(repeating: 1, count: threads)
         self.userWords = PhraseMatcher(phrases: userWords.map { (Int32(0), $0) })
@@ -36,18 +39,18 @@ struct PieceCounter {
         let parts = cuts.count - 1
         let perTableLimit = max(1024, limits.maxDistinctPieces / tables.count)
         if parts == 1 {
-            pieceCount += Self.count(text, into: &tables[0], preTokenizer, userWords)
+            pieceCount += Self.count(text, into: &tables[0], preTokenizer, wordSplitters?[0], userWords)
             prune(0, limit: perTableLimit)
             return
         }
         var counts = [Int](repeating: 0, count: parts)
-        let preTokenizer = self.preTokenizer, userWords = self.userWords
+        let preTokenizer = self.preTokenizer, userWords = self.userWords, splitters = self.wordSplitters
         tables.withUnsafeMutableBufferPointer { tablesBuffer in
             counts.withUnsafeMutableBufferPointer { countsBuffer in
                 let t = tablesBuffer.baseAddress!, c = countsBuffer.baseAddress!
                 parallelFor(parts) { part in
                     let slice = UnsafeBufferPointer(rebasing: text[cuts[part]..<cuts[part + 1]])
-                    c[part] = Self.count(slice, into: &t[part], preTokenizer, userWords)
+                    c[part] = Self.count(slice, into: &t[part], preTokenizer, splitters?[part], userWords)
                 }
             }
         }
@@ -56,13 +59,20 @@ struct PieceCounter {
     }
 
     private static func count(_ text: UnsafeBufferPointer<UInt8>, into table: inout ByteStringTable,
-                              _ preTokenizer: PreTokenizer, _ userWords: PhraseMatcher) -> Int {
+                              _ preTokenizer: PreTokenizer, _ wordSplitter: HanWordSplitter?,
+                              _ userWords: PhraseMatcher) -> Int {
         guard let p = text.baseAddress else { return 0 }
         var pieces = 0
         func countPlain(_ s: Int, _ e: Int) {
-            preTokenizer.forEachPiece(UnsafeBufferPointer(start: p + s, count: e - s)) { a, b in
+            let part = UnsafeBufferPointer(start: p + s, count: e - s)
+            let add = { (a: Int, b: Int) in
                 table.add(p + s + a, b - a, 1)
                 pieces += 1
+            }
+            if let wordSplitter {
+                wordSplitter.forEachPiece(part, add)
+            } else {
+                preTokenizer.forEachPiece(part, add)
             }
         }
         if userWords.isEmpty {

@@ -38,6 +38,7 @@ public struct Tokenizer: Sendable {
     public init(vocabulary: Vocabulary) throws {
         self.vocabulary = vocabulary
         normalization = vocabulary.settings.normalizationForm ?? NormalizationForm.none
+        if vocabulary.settings.splitsChineseWords { _ = try HanWordSplitter() }
         let users = vocabulary.kinds.indices.filter { vocabulary.kinds[$0] == .user }
             .map { (Int32($0), vocabulary.tokens[$0]) }
         let specials = vocabulary.kinds.indices.filter { vocabulary.kinds[$0] == .special }
@@ -136,6 +137,7 @@ public struct Tokenizer: Sendable {
 public struct Encoder {
     public let tokenizer: Tokenizer
     private let normalizer: Normalizer?
+    private let wordSplitter: HanWordSplitter?
     /// How many inputs normalization changed.
     public private(set) var normalizedInputs = 0
     private var merger = BPEMerger()
@@ -146,6 +148,9 @@ public struct Encoder {
     public init(_ tokenizer: Tokenizer) {
         self.tokenizer = tokenizer
         normalizer = tokenizer.normalization == .none ? nil : Normalizer(form: tokenizer.normalization)
+        // A vocabulary that splits Chinese words cannot be loaded where ICU's data is
+        // missing; `Tokenizer.init` has already checked that a splitter can be made.
+        wordSplitter = tokenizer.vocabulary.settings.splitsChineseWords ? try? HanWordSplitter() : nil
     }
 
     /// Appends the encoding of `text` to `out`. Offsets are relative to `text` even when
@@ -202,6 +207,10 @@ public struct Encoder {
 
     private mutating func encodePlain(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into out: inout Encoding) {
         let text = UnsafeBufferPointer(start: p + start, count: end - start)
+        if let wordSplitter {
+            wordSplitter.forEachPiece(text) { s, e in encodePiece(p, start + s, start + e, into: &out) }
+            return
+        }
         tokenizer.preTokenizer.forEachPiece(text) { s, e in
             encodePiece(p, start + s, start + e, into: &out)
         }

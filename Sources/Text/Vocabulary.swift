@@ -35,6 +35,8 @@ public struct Vocabulary: Sendable, Equatable {
             self.pretokenizer = pretokenizer
         }
 
+        public var splitsChineseWords: Bool { pretokenizer == HanWordSplitter.version }
+
         /// The normalizer's form for these settings, or nil when they are not valid
         /// (an unknown name, or case folding without a normalization form).
         public var normalizationForm: NormalizationForm? {
@@ -92,8 +94,8 @@ public struct Vocabulary: Sendable, Equatable {
         guard settings.normalizationForm != nil else {
             throw fail("case folding needs a normalization form (nfc or nfkc)")
         }
-        guard settings.pretokenizer == PreTokenizer.version else {
-            throw fail("pre-tokenizer '\(settings.pretokenizer)' is not supported (this build has \(PreTokenizer.version))")
+        guard [PreTokenizer.version, HanWordSplitter.version].contains(settings.pretokenizer) else {
+            throw fail("pre-tokenizer '\(settings.pretokenizer)' is not supported (this build has \(PreTokenizer.version) and \(HanWordSplitter.version))")
         }
 
         var byteIDs = [Int32](repeating: -1, count: 256)

@@ -41,6 +41,9 @@ struct BuildVocab: ParsableCommand {
     @Flag(name: .long, help: "Fold case (with --normalize nfc or nfkc).")
     var caseFold = false
 
+    @Flag(name: .long, help: "Cut Han runs at ICU's dictionary word boundaries, so no token straddles a Chinese word (slower, compresses Chinese less; see the README).")
+    var chineseWords = false
+
     @Option(name: .long, help: "Bound on distinct pieces held while counting; rarer pieces are dropped beyond it.")
     var maxDistinctPieces = 2_000_000
 
@@ -69,7 +72,8 @@ struct BuildVocab: ParsableCommand {
         options.userWords = userWords
         options.maxDistinctPieces = maxDistinctPieces
         options.threads = threads
-        options.settings = Vocabulary.Settings(normalization: normalize, caseFold: caseFold)
+        options.settings = Vocabulary.Settings(normalization: normalize, caseFold: caseFold,
+                                               pretokenizer: chineseWords ? "script-words-v1" : PreTokenizer.version)
         var trainer: BPETrainer
         do { trainer = try BPETrainer(options: options) } catch { throw CLIError("\(error)") }
 

@@ -114,7 +114,7 @@ def _targets(results):
             else max(chosen, key=lambda r: r["ratio"])
         passed = all(ok(r["ratio"]) for r in chosen)
         return (f"{'MET' if passed else 'MISSED'} (worst: ours/{worst['peer']} {worst['lang']} "
-                f"{worst['ratio']:.2f}x)")
+                f"{worst['ratio']:.3f}x)")
 
     print(f"  encoder faster than every peer per CPU-second, both languages: {verdict('speed', lambda x: x > 1)}")
     print(f"  2 threads >= 1.8x one thread:                                  {verdict('threads', lambda x: x >= 1.8)}")
@@ -199,7 +199,8 @@ def print_report(results):
         langs = [lang for lang in ("zh", "en", "all") if any(lang in cells for cells in by_peer.values())]
         print(f"  {what} ({better} is better for us):")
         for peer, cells in by_peer.items():
-            values = "  ".join(f"{lang} {cells[lang]['ratio']:5.2f}x" if lang in cells else f"{lang}     -"
+            digits = 3 if what.startswith("tokens") else 2  # compression differences are small
+            values = "  ".join(f"{lang} {cells[lang]['ratio']:5.{digits}f}x" if lang in cells else f"{lang}     -"
                                for lang in langs)
             print(f"    ours/{peer:<24} {values}")
 
