@@ -56,6 +56,9 @@ let package = Package(
         .testTarget(name: "TextTests", dependencies: ["Text", "DefaultVocabulary"]),
         // Runs the built executables; depends on them so they are built first.
         .testTarget(name: "CLITests", dependencies: ["tokenize", "buildvocab"]),
+        // Optimizer, schedules, batching, checkpoints: what training needs beyond the network.
+        .target(name: "Training", dependencies: ["Kernels"], swiftSettings: vectorSettings),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"], swiftSettings: vectorSettings),
         // Numerical kernels (GEMM, activations, losses, normalization); no dependency on Text.
         .target(name: "Kernels", swiftSettings: vectorSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: vectorSettings),
