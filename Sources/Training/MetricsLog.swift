@@ -1,0 +1,71 @@
+import Foundation
+
+/// One evaluation or progress record of a training run.
+public struct Metrics: Codable, Equatable, Sendable {
+    public var step: Int
+    public var epoch: Double
+    public var trainLoss: Float?
+    public var validationLoss: Float?
+    public var learningRate: Float?
+    public var tokensPerSecond: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch
+        case trainLoss = "train_loss"
+        case validationLoss = "validation_loss"
+        case learningRate = "learning_rate"
+        case tokensPerSecond = "tokens_per_second"
+    }
+
+    public init(step: Int, epoch: Double, trainLoss: Float? = nil, validationLoss: Float? = nil,
+                learningRate: Float? = nil, tokensPerSecond: Double? = nil) {
+        self.step = step; self.epoch = epoch; self.trainLoss = trainLoss
+        self.validationLoss = validationLoss; self.learningRate = learningRate
+        self.tokensPerSecond = tokensPerSecond
+    }
+
+    /// Perplexity and bits per token of the validation loss (nats per token).
+    public var validationPerplexity: Double? { validationLoss.map { exp(Double($0)) } }
+}
+
+/// Appends metrics to a JSON-lines file, one object per line, flushed on every record so
+/// that `tail -f` and a crash both see everything written so far.
+public final class MetricsLog {
+    private let handle: FileHandle
+    private let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    public init(path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw TrainingError.data("cannot write the metrics log '\(path)'")
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    deinit { try? handle.close() }
+
+    public func append(_ metrics: Metrics) throws {
+        var line = try encoder.encode(metrics)
+        line.append(0x0A)
+        handle.write(line)
+        try handle.synchronize()
+    }
+
+    /// Every record of a log file, in order (lines that do not parse are an error naming them).
+    public static func read(path: String) throws -> [Metrics] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let decoder = JSONDecoder()
+        return try data.split(separator: 0x0A).enumerated().map { (k, line) in
+            do { return try decoder.decode(Metrics.self, from: Data(line)) } catch {
+                throw TrainingError.data("metrics log line \(k + 1) is not a metrics record")
+            }
+        }
+    }
+}
