@@ -63,7 +63,7 @@ let package = Package(
         // Thin benchmark driver over Kernels, run by scripts/bench-kernels.
         .executableTarget(name: "kernelbench", dependencies: ["Kernels"], swiftSettings: vectorSettings),
         // safetensors reader and writer; Foundation only.
-        .target(name: "SafeTensors"),
+        .target(name: "SafeTensors", exclude: ["README.md"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
         // Writes and dumps sample files for scripts/check-safetensors-interop.
         .executableTarget(name: "safetensors-tool", dependencies: ["SafeTensors"]),

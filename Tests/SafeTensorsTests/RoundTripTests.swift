@@ -95,3 +95,8 @@ import Testing
     guard case let .io(operation, _, code)? = error else { Issue.record("expected .io, got \(String(describing: error))"); return }
     #expect(operation == "create" && code == ENOENT)
 }
+
+@Test func missingFileIsAnIOErrorNamingThePath() {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-\(UUID().uuidString).safetensors").path
+    #expect(refusal { try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path)) } == .io(operation: "open", path: path, errno: ENOENT))
+}
