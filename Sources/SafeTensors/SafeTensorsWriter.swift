@@ -6,6 +6,7 @@ public enum TensorValues: Equatable, Sendable {
     case float64([Double])
     case int64([Int64])
 
+    /// The dtype written to the header: F32, F64 or I64.
     public var dtype: DType {
         switch self {
         case .float32: return .float32
@@ -47,12 +48,14 @@ public struct NamedTensor: Equatable, Sendable {
     public var shape: [Int]
     public var values: TensorValues
 
+    /// A tensor of any writable dtype; checked only when written.
     public init(_ name: String, shape: [Int], _ values: TensorValues) {
         self.name = name
         self.shape = shape
         self.values = values
     }
 
+    /// An F32 tensor.
     public init(_ name: String, shape: [Int], _ values: [Float]) {
         self.init(name, shape: shape, .float32(values))
     }

@@ -1,5 +1,6 @@
 /// One tensor's entry in the header, after validation.
 public struct TensorInfo: Equatable, Sendable {
+    /// The header key, decoded from JSON.
     public let name: String
     public let dtype: DType
     /// Row-major (C-contiguous) dimensions; `[]` is a scalar of one element.
