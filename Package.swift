@@ -27,6 +27,7 @@ let package = Package(
     products: [
         .library(name: "Text", targets: ["Text"]),
         .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "SafeTensors", targets: ["SafeTensors"]),
         .executable(name: "tokenize", targets: ["tokenize"]),
         .executable(name: "buildvocab", targets: ["buildvocab"]),
     ],
@@ -64,5 +65,10 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: vectorSettings),
         // Thin benchmark driver over Kernels, run by scripts/bench-kernels.
         .executableTarget(name: "kernelbench", dependencies: ["Kernels"], swiftSettings: vectorSettings),
+        // safetensors reader and writer; Foundation only.
+        .target(name: "SafeTensors", exclude: ["README.md"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
+        // Writes and dumps sample files for scripts/check-safetensors-interop.
+        .executableTarget(name: "safetensors-tool", dependencies: ["SafeTensors"]),
     ]
 )

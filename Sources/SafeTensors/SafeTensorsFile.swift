@@ -1,0 +1,151 @@
+import Foundation
+
+/// A safetensors file, read whole into one buffer and validated before anything is returned.
+///
+/// `init` refuses any file that breaks the format (see `SafeTensorsError`); once it returns,
+/// every tensor's bytes lie inside the buffer, and the typed accessors only convert. Values are
+/// not inspected at load time: NaN and infinities are legal in the format, and refused only
+/// when a caller asks with `requireFinite`.
+public struct SafeTensorsFile: Sendable {
+    /// The whole file; tensor data starts at `bufferStart`.
+    private let bytes: [UInt8]
+    private let bufferStart: Int
+    private let index: [String: Int]
+
+    /// The `__metadata__` strings (empty if the file has none).
+    public let metadata: [String: String]
+    /// Every tensor, in the order of its data in the file.
+    public let tensors: [TensorInfo]
+
+    /// Reads the file at `url` with one read into one buffer, then validates it.
+    public init(contentsOf url: URL) throws {
+        try self.init(bytes: readWholeFile(path: url.path))
+    }
+
+    /// Validates `bytes`, the complete contents of a safetensors file, and keeps them.
+    public init(bytes: [UInt8]) throws {
+        let header = try Header(file: bytes)
+        self.bytes = bytes
+        bufferStart = header.bufferStart
+        metadata = header.metadata
+        tensors = header.tensors
+        index = Dictionary(uniqueKeysWithValues: header.tensors.enumerated().map { ($1.name, $0) })
+    }
+
+    /// The entry for `name`, or nil.
+    public func info(_ name: String) -> TensorInfo? { index[name].map { tensors[$0] } }
+
+    /// The tensor's raw little-endian bytes.
+    public func rawBytes(_ name: String) throws -> ArraySlice<UInt8> {
+        let info = try require(name)
+        return bytes[(bufferStart + info.dataOffsets.lowerBound)..<(bufferStart + info.dataOffsets.upperBound)]
+    }
+
+    /// The tensor's values as `Float`, row-major, converted from F32 (exact), F16 and BF16
+    /// (exact) or F64 (rounded to nearest; out-of-range values become infinities).
+    /// With `requireFinite`, a NaN or infinity after conversion throws `.nonFinite` with its
+    /// flat index and coordinates.
+    public func floats(_ name: String, requireFinite: Bool = false) throws -> [Float] {
+        let info = try require(name)
+        let values: [Float]
+        switch info.dtype {
+        case .float32: values = decode(info) { Float(bitPattern: $0.load(UInt32.self)) }
+        case .float16: values = decode(info) { Float(halfBits: $0.load(UInt16.self)) }
+        case .bfloat16: values = decode(info) { Float(bitPattern: UInt32($0.load(UInt16.self)) << 16) }
+        case .float64: values = decode(info) { Float(Double(bitPattern: $0.load(UInt64.self))) }
+        default: throw SafeTensorsError.unsupportedConversion(tensor: name, dtype: info.dtype, to: "Float")
+        }
+        if requireFinite, let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw SafeTensorsError.nonFinite(tensor: name, index: bad, coordinates: coordinates(of: bad, in: info.shape))
+        }
+        return values
+    }
+
+    /// The tensor's values as `Double`, row-major, converted exactly from F64, F32, F16 or BF16.
+    public func doubles(_ name: String, requireFinite: Bool = false) throws -> [Double] {
+        let info = try require(name)
+        let values: [Double]
+        switch info.dtype {
+        case .float64: values = decode(info) { Double(bitPattern: $0.load(UInt64.self)) }
+        case .float32: values = decode(info) { Double(Float(bitPattern: $0.load(UInt32.self))) }
+        case .float16: values = decode(info) { Double(Float(halfBits: $0.load(UInt16.self))) }
+        case .bfloat16: values = decode(info) { Double(Float(bitPattern: UInt32($0.load(UInt16.self)) << 16)) }
+        default: throw SafeTensorsError.unsupportedConversion(tensor: name, dtype: info.dtype, to: "Double")
+        }
+        if requireFinite, let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw SafeTensorsError.nonFinite(tensor: name, index: bad, coordinates: coordinates(of: bad, in: info.shape))
+        }
+        return values
+    }
+
+    /// The tensor's values as `Int64`, row-major, from any integer dtype whose values all fit
+    /// (I64, I32, I16, I8, U32, U16, U8).
+    public func int64s(_ name: String) throws -> [Int64] {
+        let info = try require(name)
+        switch info.dtype {
+        case .int64: return decode(info) { Int64(bitPattern: $0.load(UInt64.self)) }
+        case .int32: return decode(info) { Int64(Int32(bitPattern: $0.load(UInt32.self))) }
+        case .int16: return decode(info) { Int64(Int16(bitPattern: $0.load(UInt16.self))) }
+        case .int8: return decode(info) { Int64(Int8(bitPattern: $0.load(UInt8.self))) }
+        case .uint32: return decode(info) { Int64($0.load(UInt32.self)) }
+        case .uint16: return decode(info) { Int64($0.load(UInt16.self)) }
+        case .uint8: return decode(info) { Int64($0.load(UInt8.self)) }
+        default: throw SafeTensorsError.unsupportedConversion(tensor: name, dtype: info.dtype, to: "Int64")
+        }
+    }
+
+    private func require(_ name: String) throws -> TensorInfo {
+        guard let info = info(name) else { throw SafeTensorsError.tensorNotFound(name) }
+        return info
+    }
+
+    /// Calls `element` once per element with a reader positioned at it, in row-major order.
+    private func decode<T>(_ info: TensorInfo, _ element: (LittleEndianReader) -> T) -> [T] {
+        let count = info.elementCount
+        let size = info.dtype.byteSize
+        return bytes.withUnsafeBytes { raw in
+            let base = bufferStart + info.dataOffsets.lowerBound
+            return (0..<count).map { element(LittleEndianReader(raw: raw, offset: base + $0 * size)) }
+        }
+    }
+}
+
+/// Reads one little-endian element at `offset`, which need not be aligned.
+struct LittleEndianReader {
+    let raw: UnsafeRawBufferPointer
+    let offset: Int
+
+    func load<T: FixedWidthInteger>(_: T.Type) -> T {
+        T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}
+
+extension Float {
+    /// The IEEE binary16 value with these bits, exactly (every half is a float).
+    init(halfBits bits: UInt16) {
+        let sign = UInt32(bits & 0x8000) << 16
+        let exponent = Int(bits >> 10) & 0x1F
+        let mantissa = UInt32(bits & 0x3FF)
+        switch exponent {
+        case 0x1F:
+            self = Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
+        case 0:
+            // Zero or subnormal: mantissa * 2^-24, exact in Float.
+            let magnitude = Float(mantissa) * 0x1p-24
+            self = sign != 0 ? -magnitude : magnitude
+        default:
+            self = Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | mantissa << 13)
+        }
+    }
+}
+
+/// Row-major coordinates of flat index `index` in `shape`.
+func coordinates(of index: Int, in shape: [Int]) -> [Int] {
+    var rest = index
+    var result = [Int](repeating: 0, count: shape.count)
+    for axis in shape.indices.reversed() where shape[axis] > 0 {
+        result[axis] = rest % shape[axis]
+        rest /= shape[axis]
+    }
+    return result
+}
