@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["Kernels"], swiftSettings: vectorSettings),
         .testTarget(name: "TrainingTests", dependencies: ["Training"], swiftSettings: vectorSettings),
         // Numerical kernels (GEMM, activations, losses, normalization); no dependency on Text.
-        .target(name: "Kernels", swiftSettings: vectorSettings),
+        .target(name: "Kernels", exclude: ["README.md"], swiftSettings: vectorSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: vectorSettings),
         // Thin benchmark driver over Kernels, run by scripts/bench-kernels.
         .executableTarget(name: "kernelbench", dependencies: ["Kernels"], swiftSettings: vectorSettings),
