@@ -24,6 +24,10 @@ public struct BPETrainer {
         /// Bound on distinct pieces held while counting (about 100 bytes each).
         public var maxDistinctPieces = 2_000_000
         public var threads = 2
+        /// A character-level vocabulary: every character seen becomes a token (whatever
+        /// `vocabularySize`, `characterCoverage` and `minFrequency` say) and nothing is
+        /// merged. Unseen characters still fall back to bytes.
+        public var characterLevel = false
         public init() {}
     }
 
@@ -125,7 +129,7 @@ public struct BPETrainer {
         for b in 0...255 { tokens.append([UInt8(b)]); kinds.append(.byte) }
         for word in options.userWords { tokens.append(Array(word.utf8)); kinds.append(.user) }
 
-        let alphabet = chooseAlphabet(pieces, room: options.vocabularySize - tokens.count)
+        let alphabet = chooseAlphabet(pieces, room: options.characterLevel ? Int.max : options.vocabularySize - tokens.count)
         for scalar in alphabet {
             tokens.append(Array(String(Unicode.Scalar(scalar)!).utf8))
             kinds.append(.character)
@@ -135,6 +139,10 @@ public struct BPETrainer {
         // Validate the fixed part (duplicate user words, specials with line breaks, ...)
         // before spending time on merges.
         let base = try Vocabulary(settings: options.settings, tokens: tokens, kinds: kinds, merges: [])
+        if options.characterLevel {
+            statistics.stoppedBecause = "character level: no merges"
+            return base
+        }
         var merger = MergeLearner(pieces: pieces, vocabulary: base, firstByte: firstByte)
         let merges = merger.learn(tokens: &tokens, kinds: &kinds, upTo: options.vocabularySize,
                                   minFrequency: UInt64(options.minFrequency))
@@ -172,11 +180,11 @@ public struct BPETrainer {
         seen.sort { $0.count != $1.count ? $0.count > $1.count : $0.scalar < $1.scalar }
         var chosen: [UInt32] = []
         var covered: UInt64 = 0
-        let goal = UInt64((Double(total) * options.characterCoverage).rounded(.up))
+        let goal = options.characterLevel ? total : UInt64((Double(total) * options.characterCoverage).rounded(.up))
         for entry in seen {
             if covered >= goal || chosen.count >= room { break }
             // A character seen once is no better as a token than as bytes.
-            if entry.count < UInt64(options.minFrequency) { break }
+            if !options.characterLevel && entry.count < UInt64(options.minFrequency) { break }
             chosen.append(entry.scalar)
             covered += entry.count
         }

@@ -41,6 +41,9 @@ struct BuildVocab: ParsableCommand {
     @Flag(name: .long, help: "Fold case (with --normalize nfc or nfkc).")
     var caseFold = false
 
+    @Flag(name: .long, help: "Character level: every character seen becomes a token and nothing is merged (--size is ignored).")
+    var characters = false
+
     @Flag(name: .long, help: "Cut Han runs at ICU's dictionary word boundaries, so no token straddles a Chinese word (slower, compresses Chinese less; see the README).")
     var chineseWords = false
 
@@ -72,6 +75,7 @@ struct BuildVocab: ParsableCommand {
         options.userWords = userWords
         options.maxDistinctPieces = maxDistinctPieces
         options.threads = threads
+        options.characterLevel = characters
         options.settings = Vocabulary.Settings(normalization: normalize, caseFold: caseFold,
                                                pretokenizer: chineseWords ? "script-words-v1" : PreTokenizer.version)
         var trainer: BPETrainer

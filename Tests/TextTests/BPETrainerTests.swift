@@ -139,3 +139,22 @@ import Testing
         #expect(try train(chunkSizes: [1000]) == whole)
     }
 }
+
+@Suite struct CharacterLevelTests {
+    @Test func everyCharacterSeenIsATokenAndNothingMerges() throws {
+        var options = BPETrainer.Options()
+        options.characterLevel = true
+        options.specialTokens = ["<eos>"]
+        var trainer = try BPETrainer(options: options)
+        try trainer.add("天天向上，好好学习 day by day\n一次\n")
+        let v = try trainer.train()
+        #expect(v.merges.isEmpty)
+        let characters = Set(v.kinds.indices.filter { v.kinds[$0] == .character }.map { String(decoding: v.tokens[$0], as: Unicode.UTF8.self) })
+        #expect(characters == ["天", "向", "上", "，", "好", "学", "习", "一", "次"])
+        #expect(v.count == 1 + 256 + 9)
+        let tokenizer = try Tokenizer(vocabulary: v)
+        let e = try tokenizer.encode("好好学习！day")  // "！" was never seen: three byte tokens
+        #expect(e.count == 4 + 3 + 3)
+        #expect(try tokenizer.decode(e.ids) == Array("好好学习！day".utf8))
+    }
+}
