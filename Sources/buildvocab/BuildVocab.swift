@@ -27,7 +27,7 @@ struct BuildVocab: ParsableCommand {
     var minFrequency = 2
 
     @Option(name: .long, help: "Share of non-ASCII character occurrences whose characters become tokens; the rarest fall back to bytes.")
-    var characterCoverage = 0.9995
+    var characterCoverage = 0.999
 
     @Option(name: .customLong("special"), help: "A special token (repeatable), e.g. --special '<eos>'.")
     var specials: [String] = []
