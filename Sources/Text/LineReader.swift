@@ -16,6 +16,10 @@ public struct LineReader {
         public var blockBytes = 4 << 20
         /// Keep each line's `\n` in the batch, so the batch is a text chunk (for training).
         public var keepLineBreaks = false
+        /// Leave the NUL and UTF-8 checks of each line to the consumer (`Batch.checkLine`),
+        /// which can run them on its worker threads. Only with the strict policy: replacing
+        /// invalid UTF-8 changes the bytes, which only the reader can do.
+        public var deferChecks = false
         public init() {}
     }
 
@@ -54,6 +58,28 @@ public struct LineReader {
         public var repairedLines = 0
         public var count: Int { lineStarts.count }
         public func line(_ k: Int) -> ArraySlice<UInt8> { bytes[lineStarts[k]..<lineEnds[k]] }
+
+        /// Whether the lines still need `checkLine` (the reader was told to defer checks).
+        public var checksDeferred = false
+        var allowNUL = false
+        var keptLineBreaks = false
+
+        /// The NUL and UTF-8 checks the reader deferred, for line `k`; errors name the line
+        /// and the byte offset in the whole input, as the reader's own would.
+        public func checkLine(_ k: Int) throws {
+            guard checksDeferred else { return }
+            try bytes.withUnsafeBufferPointer { all in
+                let line = UnsafeBufferPointer(rebasing: all[lineStarts[k]..<lineEnds[k]])
+                // Each earlier line of the batch lost its `\n` unless line breaks were kept.
+                let offset = firstOffset + lineStarts[k] + (keptLineBreaks ? 0 : k)
+                if !allowNUL, let nul = LineReader.indexOfNUL(line) {
+                    throw InputError.nulByte(line: firstLine + k, offset: offset + nul)
+                }
+                if let bad = UTF8Bytes.firstInvalidOffset(line) {
+                    throw InputError.invalidUTF8(line: firstLine + k, offset: offset + bad)
+                }
+            }
+        }
     }
 
     private let fd: Int32
@@ -98,6 +124,9 @@ public struct LineReader {
         var batch = Batch()
         batch.firstLine = lineNumber
         batch.firstOffset = offset
+        batch.checksDeferred = options.deferChecks && options.invalidUTF8 == .strict
+        batch.allowNUL = options.allowNUL
+        batch.keptLineBreaks = options.keepLineBreaks
         while batch.bytes.count < targetBytes {
             guard let line = try nextLineRange(mayBlock: !returnEarly || batch.count == 0) else { break }
             sawAnything = true
@@ -137,6 +166,11 @@ public struct LineReader {
         }
     }
 
+    static func indexOfNUL(_ line: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let base = line.baseAddress, let p = memchr(base, 0, line.count) else { return nil }
+        return base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+    }
+
     private static func indexOfNewline(_ buffer: [UInt8], from start: Int) -> Int? {
         buffer.withUnsafeBufferPointer { b in
             guard start < b.count, let p = memchr(b.baseAddress! + start, 0x0A, b.count - start) else { return nil }
@@ -150,11 +184,12 @@ public struct LineReader {
         defer { lineNumber += 1 }
         try buffer.withUnsafeBufferPointer { all in
             let line = UnsafeBufferPointer(rebasing: all[range])
-            if !options.allowNUL, let nul = line.firstIndex(of: 0) {
-                throw InputError.nulByte(line: lineNumber, offset: lineOffset + nul)
-            }
             let start = batch.bytes.count
-            if let bad = UTF8Bytes.firstInvalidOffset(line) {
+            if batch.checksDeferred {
+                batch.bytes.append(contentsOf: line)
+            } else if !options.allowNUL, let nul = Self.indexOfNUL(line) {
+                throw InputError.nulByte(line: lineNumber, offset: lineOffset + nul)
+            } else if let bad = UTF8Bytes.firstInvalidOffset(line) {
                 guard options.invalidUTF8 == .replace else {
                     throw InputError.invalidUTF8(line: lineNumber, offset: lineOffset + bad)
                 }

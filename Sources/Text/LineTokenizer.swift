@@ -111,6 +111,7 @@ public struct LineTokenizer {
                         var chars = 0, tokens = 0
                         try batch.bytes.withUnsafeBufferPointer { all in
                             for k in lines {
+                                try batch.checkLine(k)
                                 let line = UnsafeBufferPointer(rebasing: all[batch.lineStarts[k]..<batch.lineEnds[k]])
                                 encoding.removeAll()
                                 chars += Self.countScalars(line)

@@ -79,6 +79,7 @@ struct Tokenize: ParsableCommand {
         options.invalidUTF8 = errors
         options.allowNUL = allowNul
         options.maxLineBytes = maxLineBytes
+        options.deferChecks = !decode  // checked by the encoding threads
         let format: LineTokenizer.Format = decode ? .decode : words ? .words : json ? .json : ids ? .ids : .pieces
         var job = LineTokenizer(tokenizer: tokenizer, format: format, allowSpecial: special, threads: threads)
         let output = OutputBuffer()
