@@ -14,6 +14,7 @@
 struct BPEMerger {
     private final class Scratch {
         var capacity: Int
+        var count = 0
         var symbols: UnsafeMutablePointer<Int32>
         var pairs: UnsafeMutablePointer<UInt64>  // rank << 32 | result for (i, i + 1); .max when no merge
 
@@ -38,15 +39,14 @@ struct BPEMerger {
     private static let none = UInt64.max
 
     /// The ids left by the last `merge`, valid until the next call.
-    var symbols: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: scratch.symbols, count: count) }
-    private var count = 0
+    var symbols: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: scratch.symbols, count: scratch.count) }
 
     init() {}
 
     /// Merges `piece` (valid UTF-8) and leaves the token ids in `symbols`; returns their count.
     @discardableResult
-    mutating func merge(piece: UnsafeBufferPointer<UInt8>, vocabulary v: Vocabulary) -> Int {
-        count = 0
+    func merge(piece: UnsafeBufferPointer<UInt8>, vocabulary v: Vocabulary) -> Int {
+        scratch.count = 0
         guard let p = piece.baseAddress, piece.count > 0 else { return 0 }
         scratch.ensure(piece.count)  // at most one symbol per byte
         let s = scratch.symbols, r = scratch.pairs
@@ -69,7 +69,7 @@ struct BPEMerger {
                 }
             }
         }
-        guard n > 1 else { count = n; return n }
+        guard n > 1 else { scratch.count = n; return n }
         let table = v.mergeTable
         for k in 0..<(n - 1) { r[k] = table.value(s[k], s[k + 1]) ?? Self.none }
         while n > 1 {
@@ -87,12 +87,12 @@ struct BPEMerger {
             if at > 0 { r[at - 1] = table.value(s[at - 1], s[at]) ?? Self.none }
             if at < n - 1 { r[at] = table.value(s[at], s[at + 1]) ?? Self.none }
         }
-        count = n
+        scratch.count = n
         return n
     }
 
     /// The merged ids of `piece` as a new array (for tests and one-off use).
-    mutating func encode(piece: UnsafeBufferPointer<UInt8>, vocabulary: Vocabulary) -> [Int32] {
+    func encode(piece: UnsafeBufferPointer<UInt8>, vocabulary: Vocabulary) -> [Int32] {
         merge(piece: piece, vocabulary: vocabulary)
         return Array(symbols)
     }
