@@ -33,8 +33,10 @@ public func dropoutBackward(
     try dropoutForward(dinp, dout, count: count, probability: p, seed: seed, offset: offset)
 }
 
+/// Whether `dropoutForward` keeps element `index` (counted from 0, offset included) for this
+/// seed and probability; exposed so that a reference in another precision draws the same mask.
 @inline(__always)
-func dropoutKeeps(seed: UInt64, index: UInt64, probability p: Float) -> Bool {
+public func dropoutKeeps(seed: UInt64, index: UInt64, probability p: Float) -> Bool {
     Float(SplitMix64.value(seed: seed, index: index) >> 40) * 0x1p-24 >= p
 }
 
