@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "Text", targets: ["Text"]),
         .library(name: "Kernels", targets: ["Kernels"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .library(name: "Network", targets: ["Network"]),
         .executable(name: "tokenize", targets: ["tokenize"]),
         .executable(name: "buildvocab", targets: ["buildvocab"]),
     ],
@@ -63,6 +64,14 @@ let package = Package(
         // Numerical kernels (GEMM, activations, losses, normalization); no dependency on Text.
         .target(name: "Kernels", exclude: ["README.md"], swiftSettings: vectorSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: vectorSettings),
+        // Embedding -> LSTM / causal attention layers -> output head, forward and backward, on
+        // the kernels; no dependency on Text.
+        .target(name: "Network", dependencies: ["Kernels"], exclude: ["README.md"],
+                swiftSettings: vectorSettings),
+        // Test support only: counts malloc calls on the calling thread (the allocation test).
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "Kernels", "CMallocCounter"],
+                    swiftSettings: vectorSettings),
         // Thin benchmark driver over Kernels, run by scripts/bench-kernels.
         .executableTarget(name: "kernelbench", dependencies: ["Kernels"], swiftSettings: vectorSettings),
         // safetensors reader and writer; Foundation only.

@@ -1,0 +1,50 @@
+/// One contiguous, zero-initialized block of scalars from which a set of buffers is carved
+/// (llm.c's "one malloc per kind of state"). Built in two passes with the same carving code:
+/// `Arena.measure { arena in ... }` counts what the closure takes, then the real arena of that
+/// size hands out the pointers. The arena owns the memory and frees it on deinit; the carved
+/// pointers must not outlive it.
+final class Arena<Scalar: NetworkScalar> {
+    private let base: UnsafeMutablePointer<Scalar>?
+    private(set) var used = 0
+    let capacity: Int
+
+    private init(capacity: Int, measuring: Bool) {
+        self.capacity = capacity
+        if measuring {
+            base = nil
+        } else {
+            // 64-byte alignment, like the kernels' packed panels.
+            let raw = UnsafeMutableRawPointer.allocate(
+                byteCount: max(1, capacity) * MemoryLayout<Scalar>.stride, alignment: 64)
+            base = raw.initializeMemory(as: Scalar.self, repeating: 0, count: max(1, capacity))
+        }
+    }
+
+    deinit { base.map { UnsafeMutableRawPointer($0).deallocate() } }
+
+    /// The next `count` scalars. While measuring, a placeholder pointer that must not be used.
+    func take(_ count: Int) -> UnsafeMutablePointer<Scalar> {
+        // Rounded up to 16 scalars so every buffer starts on a 64-byte boundary (Float).
+        let rounded = (count + 15) / 16 * 16
+        defer { used += rounded }
+        guard let base else {
+            return UnsafeMutablePointer(bitPattern: 64)!
+        }
+        guard used + rounded <= capacity else {
+            fatalError("Arena: carving \(count) past the measured capacity \(capacity)")
+        }
+        return base + used
+    }
+
+    /// Sets every scalar to zero.
+    func zero() { base?.update(repeating: 0, count: capacity) }
+
+    /// Runs `carve` on a measuring arena, then on a real one of the measured size, and returns
+    /// the real arena with what `carve` built from it.
+    static func build<T>(_ carve: (Arena) -> T) -> (Arena, T) {
+        let measuring = Arena(capacity: 0, measuring: true)
+        _ = carve(measuring)
+        let arena = Arena(capacity: measuring.used, measuring: false)
+        return (arena, carve(arena))
+    }
+}

@@ -1,0 +1,115 @@
+import Kernels
+
+/// A single-layer LSTM, PyTorch's `nn.LSTM(I, H)` with gate order (i, f, g, o):
+///   gates_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh      (B, 4H)
+///   i, f, o = sigmoid, g = tanh;  c_t = f c_{t-1} + i g;  h_t = o tanh(c_t)
+///
+/// Layout: time-major, x (T, B, I) and out (T, B, H) — row t*B + b — so that one time step
+/// is a contiguous (B, ·) block for the per-step gemm and the fused cell kernel.
+/// Parameters: W_ih (4H, I), W_hh (4H, H), b_ih, b_hh (4H), pointers into the arenas.
+struct LSTMLayer<Scalar: NetworkScalar> {
+    let input: Int   // I
+    let hidden: Int  // H
+    let wih: UnsafeMutablePointer<Scalar>, whh: UnsafeMutablePointer<Scalar>
+    let bih: UnsafeMutablePointer<Scalar>, bhh: UnsafeMutablePointer<Scalar>
+    let dwih: UnsafeMutablePointer<Scalar>, dwhh: UnsafeMutablePointer<Scalar>
+    let dbih: UnsafeMutablePointer<Scalar>, dbhh: UnsafeMutablePointer<Scalar>
+
+    init(store: ParameterStore<Scalar>, prefix: String, input: Int, hidden: Int) {
+        self.input = input
+        self.hidden = hidden
+        wih = store.value("\(prefix).weight_ih_l0"); dwih = store.gradient("\(prefix).weight_ih_l0")
+        whh = store.value("\(prefix).weight_hh_l0"); dwhh = store.gradient("\(prefix).weight_hh_l0")
+        bih = store.value("\(prefix).bias_ih_l0"); dbih = store.gradient("\(prefix).bias_ih_l0")
+        bhh = store.value("\(prefix).bias_hh_l0"); dbhh = store.gradient("\(prefix).bias_hh_l0")
+    }
+
+    /// The recurrent state carried from one batch to the next (truncated BPTT).
+    struct State {
+        let h: UnsafeMutablePointer<Scalar>  // (B, H)
+        let c: UnsafeMutablePointer<Scalar>  // (B, H)
+    }
+
+    /// What the forward keeps for the backward, and the backward's scratch, for one (B, T).
+    struct Cache {
+        let batch: Int, steps: Int
+        let h: UnsafeMutablePointer<Scalar>       // (T+1, B, H): h0, then the outputs h_1...h_T
+        let c: UnsafeMutablePointer<Scalar>       // (T+1, B, H): c0, then c_1...c_T
+        let acts: UnsafeMutablePointer<Scalar>    // (T, B, 4H): pre-activations, then activations
+        let bias: UnsafeMutablePointer<Scalar>    // (4H): b_ih + b_hh
+        let dgates: UnsafeMutablePointer<Scalar>  // (T, B, 4H)
+        let dh: UnsafeMutablePointer<Scalar>      // (B, H)
+        let dhNext: UnsafeMutablePointer<Scalar>  // (B, H): gradient reaching h_{t-1} through W_hh
+        let dc: UnsafeMutablePointer<Scalar>      // (B, H)
+    }
+
+    func makeState(_ arena: Arena<Scalar>, batch: Int) -> State {
+        State(h: arena.take(batch * hidden), c: arena.take(batch * hidden))
+    }
+
+    func makeCache(acts arena: Arena<Scalar>, grads: Arena<Scalar>, batch: Int, steps: Int) -> Cache {
+        let bh = batch * hidden, g = 4 * hidden
+        return Cache(batch: batch, steps: steps,
+                     h: arena.take((steps + 1) * bh), c: arena.take((steps + 1) * bh),
+                     acts: arena.take(steps * batch * g), bias: arena.take(g),
+                     dgates: grads.take(steps * batch * g), dh: grads.take(bh),
+                     dhNext: grads.take(bh), dc: grads.take(bh))
+    }
+
+    /// The output (T, B, H) inside `cache`.
+    func output(_ cache: Cache) -> UnsafeMutablePointer<Scalar> {
+        cache.h + cache.batch * hidden
+    }
+
+    /// Runs the sequence x (T, B, I) from `state` and leaves the final (h_T, c_T) in `state`.
+    /// The output is `output(cache)` (T, B, H). Allocates nothing.
+    func forward(_ cache: Cache, _ x: UnsafePointer<Scalar>, state: State, workspace: GemmWorkspace) {
+        let b = cache.batch, t = cache.steps, h = hidden, g = 4 * hidden, bh = b * h
+        // The input projection of every time step at once: (T*B, I) x (I, 4H).
+        Scalar.gemm(cache.acts, ldc: g, x, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
+                    m: t * b, n: g, k: input, alpha: 1, beta: 0, workspace: workspace)
+        cache.bias.update(from: bih, count: g)
+        Scalar.axpy(cache.bias, alpha: 1, bhh, count: g)
+        for r in 0..<(t * b) { Scalar.axpy(cache.acts + r * g, alpha: 1, cache.bias, count: g) }
+        cache.h.update(from: state.h, count: bh)
+        cache.c.update(from: state.c, count: bh)
+        for s in 0..<t {
+            let gates = cache.acts + s * b * g
+            Scalar.gemm(gates, ldc: g, cache.h + s * bh, lda: h, transA: .none, whh, ldb: h,
+                        transB: .transpose, m: b, n: g, k: h, alpha: 1, beta: 1, workspace: workspace)
+            Scalar.lstmCellForward(cache.h + (s + 1) * bh, cache.c + (s + 1) * bh, gates, gates,
+                                   cache.c + s * bh, batch: b, hidden: h)
+        }
+        state.h.update(from: cache.h + t * bh, count: bh)
+        state.c.update(from: cache.c + t * bh, count: bh)
+    }
+
+    /// Backward through the sequence: dx (T, B, I) written; dW_ih, dW_hh, db_ih, db_hh
+    /// accumulated. dout (T, B, H) is the gradient of the output. No gradient flows into the
+    /// initial state (truncated BPTT). Allocates nothing.
+    func backward(_ dx: UnsafeMutablePointer<Scalar>, _ cache: Cache, _ dout: UnsafePointer<Scalar>,
+                  _ x: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
+        let b = cache.batch, t = cache.steps, h = hidden, g = 4 * hidden, bh = b * h
+        cache.dhNext.update(repeating: 0, count: bh)
+        cache.dc.update(repeating: 0, count: bh)
+        for s in stride(from: t - 1, through: 0, by: -1) {
+            let dgates = cache.dgates + s * b * g
+            cache.dh.update(from: dout + s * bh, count: bh)
+            Scalar.axpy(cache.dh, alpha: 1, cache.dhNext, count: bh)
+            Scalar.lstmCellBackward(dgates, cache.dc, cache.dh, cache.dc, cache.acts + s * b * g,
+                                    cache.c + s * bh, cache.c + (s + 1) * bh, batch: b, hidden: h)
+            Scalar.gemm(cache.dhNext, ldc: h, dgates, lda: g, transA: .none, whh, ldb: h,
+                        transB: .none, m: b, n: h, k: g, alpha: 1, beta: 0, workspace: workspace)
+        }
+        let n = t * b
+        // Weight gradients over all steps at once: h_{t-1} for every t is slots 0..<T of cache.h.
+        Scalar.gemm(dwhh, ldc: h, cache.dgates, lda: g, transA: .transpose, cache.h, ldb: h,
+                    transB: .none, m: g, n: h, k: n, alpha: 1, beta: 1, workspace: workspace)
+        Scalar.gemm(dwih, ldc: input, cache.dgates, lda: g, transA: .transpose, x, ldb: input,
+                    transB: .none, m: g, n: input, k: n, alpha: 1, beta: 1, workspace: workspace)
+        Scalar.addColumnSums(dbih, cache.dgates, rows: n, cols: g)
+        Scalar.addColumnSums(dbhh, cache.dgates, rows: n, cols: g)
+        Scalar.gemm(dx, ldc: input, cache.dgates, lda: g, transA: .none, wih, ldb: input,
+                    transB: .none, m: n, n: input, k: g, alpha: 1, beta: 0, workspace: workspace)
+    }
+}

@@ -1,0 +1,217 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Kernels
+
+// The Float64 primitives: plain loops with libm, written for clarity, not speed. They exist so
+// that the generic layer code can be run in double precision for the gradient checks; the
+// definitions are the ones documented on the `Kernels` functions.
+extension Double: NetworkScalar {
+    public static func gemm(
+        _ c: UnsafeMutablePointer<Double>, ldc: Int,
+        _ a: UnsafePointer<Double>, lda: Int, transA: Transpose,
+        _ b: UnsafePointer<Double>, ldb: Int, transB: Transpose,
+        m: Int, n: Int, k: Int, alpha: Double, beta: Double, workspace: GemmWorkspace
+    ) {
+        let ta = transA == .transpose, tb = transB == .transpose
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k {
+                    sum += (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j])
+                }
+                c[i * ldc + j] = alpha * sum + (beta == 0 ? 0 : beta * c[i * ldc + j])
+            }
+        }
+    }
+
+    public static func axpy(_ y: UnsafeMutablePointer<Double>, alpha: Double,
+                            _ x: UnsafePointer<Double>, count: Int) {
+        for i in 0..<count { y[i] += alpha * x[i] }
+    }
+
+    public static func lstmCellForward(
+        _ h: UnsafeMutablePointer<Double>, _ c: UnsafeMutablePointer<Double>,
+        _ acts: UnsafeMutablePointer<Double>, _ gates: UnsafePointer<Double>,
+        _ cPrev: UnsafePointer<Double>, batch: Int, hidden hh: Int
+    ) {
+        func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
+        for b in 0..<batch {
+            for j in 0..<hh {
+                let g0 = b * 4 * hh + j
+                let i = sigmoid(gates[g0]), f = sigmoid(gates[g0 + hh])
+                let g = tanh(gates[g0 + 2 * hh]), o = sigmoid(gates[g0 + 3 * hh])
+                let cNew = f * cPrev[b * hh + j] + i * g
+                acts[g0] = i; acts[g0 + hh] = f; acts[g0 + 2 * hh] = g; acts[g0 + 3 * hh] = o
+                c[b * hh + j] = cNew
+                h[b * hh + j] = o * tanh(cNew)
+            }
+        }
+    }
+
+    public static func lstmCellBackward(
+        _ dgates: UnsafeMutablePointer<Double>, _ dcPrev: UnsafeMutablePointer<Double>,
+        _ dh: UnsafePointer<Double>, _ dc: UnsafePointer<Double>, _ acts: UnsafePointer<Double>,
+        _ cPrev: UnsafePointer<Double>, _ c: UnsafePointer<Double>, batch: Int, hidden hh: Int
+    ) {
+        for b in 0..<batch {
+            for j in 0..<hh {
+                let g0 = b * 4 * hh + j, r = b * hh + j
+                let i = acts[g0], f = acts[g0 + hh], g = acts[g0 + 2 * hh], o = acts[g0 + 3 * hh]
+                let tc = tanh(c[r])
+                let dcTotal = dc[r] + dh[r] * o * (1 - tc * tc)
+                dgates[g0] = dcTotal * g * i * (1 - i)
+                dgates[g0 + hh] = dcTotal * cPrev[r] * f * (1 - f)
+                dgates[g0 + 2 * hh] = dcTotal * i * (1 - g * g)
+                dgates[g0 + 3 * hh] = dh[r] * tc * o * (1 - o)
+                dcPrev[r] = dcTotal * f
+            }
+        }
+    }
+
+    public static func layerNormForward(
+        _ out: UnsafeMutablePointer<Double>, _ mean: UnsafeMutablePointer<Double>,
+        _ rstd: UnsafeMutablePointer<Double>, _ inp: UnsafePointer<Double>,
+        _ weight: UnsafePointer<Double>, _ bias: UnsafePointer<Double>, n: Int, c: Int
+    ) {
+        for row in 0..<n {
+            let x = inp + row * c
+            var m = 0.0
+            for j in 0..<c { m += x[j] }
+            m /= Double(c)
+            var v = 0.0
+            for j in 0..<c { v += (x[j] - m) * (x[j] - m) }
+            let s = 1 / (v / Double(c) + 1e-5).squareRoot()
+            for j in 0..<c { out[row * c + j] = (x[j] - m) * s * weight[j] + bias[j] }
+            mean[row] = m
+            rstd[row] = s
+        }
+    }
+
+    public static func layerNormBackward(
+        _ dinp: UnsafeMutablePointer<Double>, _ dweight: UnsafeMutablePointer<Double>,
+        _ dbias: UnsafeMutablePointer<Double>, _ dout: UnsafePointer<Double>,
+        _ inp: UnsafePointer<Double>, _ weight: UnsafePointer<Double>,
+        _ mean: UnsafePointer<Double>, _ rstd: UnsafePointer<Double>, n: Int, c: Int
+    ) {
+        for row in 0..<n {
+            let x = inp + row * c, dy = dout + row * c, dx = dinp + row * c
+            var meanG = 0.0, meanGX = 0.0
+            for j in 0..<c {
+                let xhat = (x[j] - mean[row]) * rstd[row]
+                let g = dy[j] * weight[j]
+                meanG += g
+                meanGX += g * xhat
+                dweight[j] += dy[j] * xhat
+                dbias[j] += dy[j]
+            }
+            meanG /= Double(c)
+            meanGX /= Double(c)
+            for j in 0..<c {
+                let xhat = (x[j] - mean[row]) * rstd[row]
+                dx[j] += rstd[row] * (dy[j] * weight[j] - meanG - xhat * meanGX)
+            }
+        }
+    }
+
+    public static func causalSoftmaxForward(
+        _ out: UnsafeMutablePointer<Double>, _ inp: UnsafePointer<Double>,
+        rows: Int, cols: Int, offset: Int, scale: Double
+    ) {
+        for r in 0..<rows {
+            let x = inp + r * cols, y = out + r * cols
+            let visible = min(cols, r + offset + 1)
+            var m = -Double.infinity
+            for j in 0..<visible { m = max(m, scale * x[j]) }
+            var sum = 0.0
+            for j in 0..<visible { y[j] = exp(scale * x[j] - m); sum += y[j] }
+            for j in 0..<visible { y[j] /= sum }
+            for j in visible..<max(visible, cols) { y[j] = 0 }
+        }
+    }
+
+    public static func causalSoftmaxBackward(
+        _ dinp: UnsafeMutablePointer<Double>, _ dout: UnsafePointer<Double>,
+        _ out: UnsafePointer<Double>, rows: Int, cols: Int, offset: Int, scale: Double
+    ) {
+        for r in 0..<rows {
+            let y = out + r * cols, dy = dout + r * cols, dx = dinp + r * cols
+            let visible = min(cols, r + offset + 1)
+            var dot = 0.0
+            for j in 0..<visible { dot += y[j] * dy[j] }
+            for j in 0..<visible { dx[j] = scale * y[j] * (dy[j] - dot) }
+            for j in visible..<max(visible, cols) { dx[j] = 0 }
+        }
+    }
+
+    public static func softmaxCrossEntropy(
+        _ dlogits: UnsafeMutablePointer<Double>, _ logits: UnsafePointer<Double>,
+        _ targets: UnsafePointer<Int32>, n: Int, v: Int
+    ) throws -> Double {
+        var count = 0
+        for row in 0..<n {
+            let t = targets[row]
+            guard t == ignoreTarget || (t >= 0 && Int(t) < v) else {
+                throw KernelError.indexOutOfRange(what: "target", position: row, index: Int(t), limit: v)
+            }
+            if t != ignoreTarget { count += 1 }
+        }
+        var total = 0.0
+        for row in 0..<n {
+            let x = logits + row * v, g = dlogits + row * v
+            let t = Int(targets[row])
+            if t < 0 {
+                g.update(repeating: 0, count: v)
+                continue
+            }
+            var m = -Double.infinity
+            for j in 0..<v { m = max(m, x[j]) }
+            var sum = 0.0
+            for j in 0..<v { sum += exp(x[j] - m) }
+            total += m + log(sum) - x[t]
+            for j in 0..<v {
+                g[j] = (exp(x[j] - m) / sum - (j == t ? 1 : 0)) / Double(count)
+            }
+        }
+        return count == 0 ? 0 : total / Double(count)
+    }
+
+    public static func embeddingForward(
+        _ out: UnsafeMutablePointer<Double>, _ ids: UnsafePointer<Int32>,
+        _ table: UnsafePointer<Double>, n: Int, c: Int, v: Int
+    ) throws {
+        try checkIds(ids, n: n, v: v)
+        for i in 0..<n { (out + i * c).update(from: table + Int(ids[i]) * c, count: c) }
+    }
+
+    public static func embeddingBackward(
+        _ dtable: UnsafeMutablePointer<Double>, _ dout: UnsafePointer<Double>,
+        _ ids: UnsafePointer<Int32>, n: Int, c: Int, v: Int
+    ) throws {
+        try checkIds(ids, n: n, v: v)
+        for i in 0..<n { axpy(dtable + Int(ids[i]) * c, alpha: 1, dout + i * c, count: c) }
+    }
+
+    public static func dropoutForward(
+        _ out: UnsafeMutablePointer<Double>, _ inp: UnsafePointer<Double>,
+        count: Int, probability p: Float, seed: UInt64, offset: UInt64
+    ) throws {
+        guard p >= 0 && p <= 1 else {
+            throw KernelError.invalidArgument("dropout probability \(p) is outside [0, 1]")
+        }
+        // The same scale as the Float kernel, computed in Float, so both precisions agree.
+        let scale = Double(p < 1 ? 1 / (1 - p) : 0)
+        for i in 0..<count {
+            out[i] = dropoutKeeps(seed: seed, index: offset &+ UInt64(i), probability: p)
+                ? inp[i] * scale : 0
+        }
+    }
+
+    private static func checkIds(_ ids: UnsafePointer<Int32>, n: Int, v: Int) throws {
+        for i in 0..<n where ids[i] < 0 || Int(ids[i]) >= v {
+            throw KernelError.indexOutOfRange(what: "id", position: i, index: Int(ids[i]), limit: v)
+        }
+    }
+}
