@@ -144,6 +144,9 @@ public final class Model<Scalar: NetworkScalar> {
     /// Afterwards `logits` holds (T, B, V) and `backward()` may be called.
     /// Throws on a size mismatch, T > max_sequence_length with attention layers, or an id or
     /// target outside the vocabulary.
+    // Specialized here for Float: a client module only sees the generic entry point, and the
+    // unspecialized body would reach every primitive through the protocol witness table.
+    @_specialize(exported: true, where Scalar == Float)
     public func forward(tokens: [Int32], targets: [Int32], batch: Int, steps: Int) throws -> Scalar {
         guard batch >= 1, steps >= 1, tokens.count == batch * steps, targets.count == batch * steps else {
             throw NetworkError.shapeMismatch(
@@ -192,6 +195,7 @@ public final class Model<Scalar: NetworkScalar> {
 
     /// Accumulates the gradient of the last `forward`'s loss into `parameters.gradients`.
     /// Throws `NetworkError.noForward` if there was no successful forward since the last reset.
+    @_specialize(exported: true, where Scalar == Float)
     public func backward() throws {
         guard let run, run.canBackward else { throw NetworkError.noForward }
         let n = run.batch * run.steps
@@ -299,6 +303,7 @@ public final class Model<Scalar: NetworkScalar> {
     /// call, or a call with a different B, starts from a zero state and an empty KV cache.
     /// Throws when an attention layer's KV cache already holds max_sequence_length positions
     /// (call `resetState()`), or for an id outside the vocabulary.
+    @_specialize(exported: true, where Scalar == Float)
     public func step(tokens: [Int32]) throws -> UnsafeBufferPointer<Scalar> {
         guard !tokens.isEmpty else { throw NetworkError.shapeMismatch("step: no tokens") }
         if decoder == nil || decoder!.batch != tokens.count {
