@@ -70,8 +70,9 @@ let package = Package(
                 swiftSettings: vectorSettings),
         // Test support only: counts malloc calls on the calling thread (the allocation test).
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        // Fixtures/ is read through #filePath (written by scripts/network-parity.py).
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Kernels", "CMallocCounter"],
-                    swiftSettings: vectorSettings),
+                    exclude: ["Fixtures"], swiftSettings: vectorSettings),
         // Thin benchmark driver over Kernels, run by scripts/bench-kernels.
         .executableTarget(name: "kernelbench", dependencies: ["Kernels"], swiftSettings: vectorSettings),
         // safetensors reader and writer; Foundation only.
