@@ -55,29 +55,31 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "buildvocab", dependencies: ["Text", "CLISupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "TextTests", dependencies: ["Text", "DefaultVocabulary"]),
+        // Helpers shared by the test targets (a seeded generator).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TextTests", dependencies: ["Text", "DefaultVocabulary", "TestSupport"]),
         // Runs the built executables; depends on them so they are built first.
         .testTarget(name: "CLITests", dependencies: ["tokenize", "buildvocab"]),
         // Optimizer, schedules, batching, checkpoints: what training needs beyond the network.
         .target(name: "Training", dependencies: ["Kernels"], swiftSettings: vectorSettings),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"], swiftSettings: vectorSettings),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], swiftSettings: vectorSettings),
         // Numerical kernels (GEMM, activations, losses, normalization); no dependency on Text.
         .target(name: "Kernels", exclude: ["README.md"], swiftSettings: vectorSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: vectorSettings),
         // Embedding -> LSTM / causal attention layers -> output head, forward and backward, on
         // the kernels; no dependency on Text.
-        .target(name: "Network", dependencies: ["Kernels"], exclude: ["README.md"],
+        .target(name: "Network", dependencies: ["Kernels", "SafeTensors"], exclude: ["README.md"],
                 swiftSettings: vectorSettings),
         // Test support only: counts malloc calls on the calling thread (the allocation test).
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         // Fixtures/ is read through #filePath (written by scripts/network-parity.py).
-        .testTarget(name: "NetworkTests", dependencies: ["Network", "Kernels", "CMallocCounter"],
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "Kernels", "CMallocCounter", "SafeTensors"],
                     exclude: ["Fixtures"], swiftSettings: vectorSettings),
         // Thin benchmark driver over Kernels, run by scripts/bench-kernels.
         .executableTarget(name: "kernelbench", dependencies: ["Kernels"], swiftSettings: vectorSettings),
         // safetensors reader and writer; Foundation only.
         .target(name: "SafeTensors", exclude: ["README.md"]),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         // Writes and dumps sample files for scripts/check-safetensors-interop.
         .executableTarget(name: "safetensors-tool", dependencies: ["SafeTensors"]),
     ]

@@ -1,5 +1,6 @@
 import SafeTensors
 import Testing
+import TestSupport
 
 /// A valid file with several dtypes, a zero-size tensor, a scalar and metadata.
 private func seedFile() throws -> [UInt8] {
@@ -65,7 +66,7 @@ private func checkInvariants(_ file: SafeTensorsFile, fileSize: Int) throws {
 
 @Test func mutatedFilesAreRefusedOrParsedNeverCrash() throws {
     let seed = try seedFile()
-    var rng = SeededGenerator(state: 20_240_601)
+    var rng = SeededGenerator(seed: 20_240_601)
     var refused = 0, parsed = 0
     for _ in 0..<5000 {
         let bytes = mutate(seed, &rng)

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Text
 
 @Suite struct BPETrainerTests {
@@ -23,7 +24,7 @@ import Testing
     }
 
     @Test func randomCorporaMatchTheReference() throws {
-        var rng = SplitMix(seed: 11)
+        var rng = SeededGenerator(seed: 11)
         let alphabet = Array("abcab 中国人民中国，。\n".unicodeScalars)
         for round in 0..<6 {
             var text = ""
@@ -95,7 +96,7 @@ import Testing
         options.maxDistinctPieces = 2048
         options.threads = 1
         var trainer = try BPETrainer(options: options)
-        var rng = SplitMix(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         var text = ""
         let letters = Array("abcdefghijklmnopqrstuvwxyz")
         for _ in 0..<20_000 { text += " " + String((0..<8).map { _ in letters[rng.next(upTo: 26)] }) }

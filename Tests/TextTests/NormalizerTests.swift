@@ -1,6 +1,7 @@
 import CUTF8Proc
 import Foundation
 import Testing
+import TestSupport
 import Text
 
 @Suite struct NormalizerTests {
@@ -140,7 +141,7 @@ import Text
             "\u{FB01}", "\u{FF21}", "\u{2167}", "\u{3300}", "\u{212B}", "\u{F900}", "中", "\u{1D15E}",
             "\u{FDFA}", "\u{F73}", "\u{CCB}", "\u{CD5}", "\u{200D}", "\u{1F600}", "\u{2126}",
         ]
-        var rng = SplitMix64(seed: 2024)
+        var rng = SeededGenerator(seed: 2024)
         for form in [NormalizationForm.nfc, .nfkc, .nfcCasefold, .nfkcCasefold] {
             let normalizer = Normalizer(form: form)
             var mismatches: [String] = []
@@ -189,15 +190,3 @@ extension NormalizerTests {
     }
 }
 
-/// A small deterministic generator (Steele, Lea, Flood 2014), so failures reproduce.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Text
 
 @Suite struct PreTokenizerTests {
@@ -60,7 +61,7 @@ import Testing
     }
 
     @Test func piecesTileAnyInput() {
-        var rng = SplitMix(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         let alphabet: [Unicode.Scalar] = ["a", "Z", " ", "\n", "\r", "\t", "中", "，", "。", "1", "'", "’",
                                           "\u{0301}", "\u{200D}", "😀", "\u{1F3FD}", "🇨", "\u{FEFF}", "\u{0}",
                                           "ß", "한", "あ", "\u{3000}", "\u{E0067}", "\u{10FFFF}"]
@@ -73,18 +74,4 @@ import Testing
             #expect(pieces.allSatisfy { !$0.isEmpty && UTF8Bytes.firstInvalidOffset($0) == nil })
         }
     }
-}
-
-/// SplitMix64: a seeded generator for repeatable tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(upTo bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Training
 
 @Suite struct AdamWTests {
@@ -84,18 +85,5 @@ import Testing
             }
         }
         #expect(throws: TrainingError.self) { try StreamBatcher(tokens: tokens, batch: 50, length: 5) }
-    }
-}
-
-/// SplitMix64, so every run of the tests draws the same numbers.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

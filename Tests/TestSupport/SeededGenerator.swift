@@ -1,0 +1,18 @@
+/// SplitMix64 (Steele, Lea, Flood 2014): a seedable generator, so every test run draws
+/// the same numbers and a failure reproduces. Shared by the test targets.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A number in `0..<bound` (modulo bias is irrelevant for tests).
+    public mutating func next(upTo bound: Int) -> Int { Int(next() % UInt64(bound)) }
+}
