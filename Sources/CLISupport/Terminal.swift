@@ -3,8 +3,8 @@ import Text
 
 /// Helpers shared by the command-line tools: standard streams, exit codes, memory.
 public enum Terminal {
-    /// Exit codes: 0 success, 1 bad input or a failed operation, 2 wrong usage (the
-    /// argument parser's own code for validation errors).
+    /// Exit codes: 0 success, 1 bad input or a failed operation, 64 (EX_USAGE) wrong usage
+    /// (the argument parser's own code for unknown options and validation errors).
     public static let failure: Int32 = 1
 
     public static func error(_ message: String) {

@@ -11,6 +11,13 @@ import Testing
         #expect(r.text.contains("--json"))
     }
 
+    @Test func wrongUsageExitsWithEXUSAGE() throws {
+        let unknown = try CommandRunner.run("tokenize", ["--bogus"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("--bogus"))
+        let exclusive = try CommandRunner.run("tokenize", ["--ids", "--json"])
+        #expect(exclusive.status == 64 && exclusive.stderr.contains("exclusive"))
+    }
+
     @Test func printsOneLineOfTokensPerInputLine() throws {
         let r = try CommandRunner.run("tokenize", [], stdin: Array(sample.utf8))
         #expect(r.status == 0)
@@ -134,12 +141,16 @@ import Testing
     }
 
     @Test func refusesBadOptionsAndInput() throws {
-        let r = try CommandRunner.run("buildvocab", ["-o", "/tmp/x.vocab"])
+        let folder = try CommandRunner.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("never.vocab").path
+        let r = try CommandRunner.run("buildvocab", ["-o", out])
         #expect(r.status != 0)
-        let small = try CommandRunner.run("buildvocab", ["-", "-o", "/tmp/never.vocab", "--size", "10"], stdin: Array("abc\n".utf8))
+        let small = try CommandRunner.run("buildvocab", ["-", "-o", out, "--size", "10"], stdin: Array("abc\n".utf8))
         #expect(small.status == 1 && small.stderr.contains("smaller than"))
-        let bad = try CommandRunner.run("buildvocab", ["-", "-o", "/tmp/never.vocab"], stdin: [0x61, 0xFF, 0x0A])
+        let bad = try CommandRunner.run("buildvocab", ["-", "-o", out], stdin: [0x61, 0xFF, 0x0A])
         #expect(bad.status == 1 && bad.stderr.contains("invalid UTF-8 at byte offset 1"))
+        #expect(!FileManager.default.fileExists(atPath: out))  // nothing is written on failure
     }
 }
 
