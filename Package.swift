@@ -43,7 +43,7 @@ let package = Package(
         .systemLibrary(name: "CUTF8Proc", pkgConfig: "libutf8proc", providers: [.apt(["libutf8proc-dev"])]),
         .target(name: "CText", dependencies: ["CICU", "CUTF8Proc"],
                 cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "Text", dependencies: ["CText"],
+        .target(name: "Text", dependencies: ["CText"], exclude: ["README.md"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // The bundled vocabularies, built by `buildvocab` (commands in vocab/README.md).
         .target(name: "DefaultVocabulary", path: "vocab", exclude: ["README.md"],
