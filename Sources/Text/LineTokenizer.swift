@@ -7,6 +7,8 @@ public struct LineTokenizer {
         case pieces, ids, json, decode
         /// ICU dictionary word segmentation instead of tokens: words separated by spaces.
         case words
+        /// Encode and count, print nothing per line (statistics only).
+        case count
     }
 
     public struct Statistics: Sendable {
@@ -167,6 +169,8 @@ public struct LineTokenizer {
     private static func format(_ e: Encoding, line: Int, format: Format, vocabulary v: Vocabulary,
                                printed: PrintedTokens, into out: inout [UInt8]) {
         switch format {
+        case .count:
+            return
         case .pieces, .ids:
             printed.bytes.withUnsafeBufferPointer { bytes in
                 for k in 0..<e.count {

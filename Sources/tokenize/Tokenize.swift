@@ -33,6 +33,9 @@ struct Tokenize: ParsableCommand {
     @Flag(name: .long, help: "Read lines of token ids and print the text they decode to.")
     var decode = false
 
+    @Flag(name: .long, help: "Encode and print only the statistics (--stats), nothing per line.")
+    var count = false
+
     @Flag(name: .long, help: "Print words found by ICU's dictionary word break (Chinese word segmentation) instead of tokens.")
     var words = false
 
@@ -58,8 +61,8 @@ struct Tokenize: ParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        if [ids, json, decode, words].filter({ $0 }).count > 1 {
-            throw ValidationError("--ids, --json, --decode and --words are exclusive")
+        if [ids, json, decode, words, count].filter({ $0 }).count > 1 {
+            throw ValidationError("--ids, --json, --decode, --words and --count are exclusive")
         }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if maxLineBytes < 1 { throw ValidationError("--max-line-bytes must be positive") }
@@ -80,7 +83,7 @@ struct Tokenize: ParsableCommand {
         options.allowNUL = allowNul
         options.maxLineBytes = maxLineBytes
         options.deferChecks = !decode  // checked by the encoding threads
-        let format: LineTokenizer.Format = decode ? .decode : words ? .words : json ? .json : ids ? .ids : .pieces
+        let format: LineTokenizer.Format = count ? .count : decode ? .decode : words ? .words : json ? .json : ids ? .ids : .pieces
         var job = LineTokenizer(tokenizer: tokenizer, format: format, allowSpecial: special, threads: threads)
         let output = OutputBuffer()
         for file in files.isEmpty ? ["-"] : files {
@@ -100,7 +103,7 @@ struct Tokenize: ParsableCommand {
             progress?.finish()
         }
         output.flush()
-        if stats { Terminal.note(statsJson ? job.statistics.json : job.statistics.summary) }
+        if stats || count { Terminal.note(statsJson ? job.statistics.json : job.statistics.summary) }
     }
 }
 

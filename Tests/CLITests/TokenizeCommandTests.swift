@@ -185,3 +185,15 @@ import Testing
         #expect(peakMiB < 200, "peak resident memory of a child: \(peakMiB) MiB")
     }
 }
+
+@Suite struct CountCommandTests {
+    @Test func countPrintsOnlyTheStatistics() throws {
+        let input = Array("我们喜欢自然语言处理。\nThe river runs to the sea.\n".utf8)
+        let r = try CommandRunner.run("tokenize", ["--count", "--stats-json"], stdin: input)
+        #expect(r.status == 0 && r.stdout.isEmpty)
+        let stats = try JSONSerialization.jsonObject(with: Data(r.stderr.utf8)) as! [String: Any]
+        let ids = try CommandRunner.run("tokenize", ["--ids"], stdin: input)
+        #expect(stats["lines"] as? Int == 2)
+        #expect(stats["tokens"] as? Int == ids.text.split(whereSeparator: { $0 == " " || $0 == "\n" }).count)
+    }
+}

@@ -39,8 +39,9 @@ def train(train_file, out, size, threads):
 
 
 def encode_stats(vocab, held, threads):
+    # --count: encode and count only, as the peers are timed (no per-line output to format).
     _, stderr, _, _ = run([TOKENIZE, held, "--vocab", vocab, "--threads", threads,
-                           "--stats", "--stats-json"], stdout_to_null=True)
+                           "--count", "--stats-json"], stdout_to_null=True)
     return json.loads(stderr.strip().splitlines()[-1])
 
 
