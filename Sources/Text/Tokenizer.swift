@@ -144,6 +144,7 @@ public struct Encoder {
     private var cache = ByteStringTable(capacity: 1 << 12)
     private var cachedIDs: [Int32] = []
     private static let cacheLimit = 1 << 16
+    private static let longestCachedPiece = 32
 
     public init(_ tokenizer: Tokenizer) {
         self.tokenizer = tokenizer
@@ -232,6 +233,12 @@ public struct Encoder {
             let packed = cache[valueAt: index]
             offset = Int(packed >> 16)
             count = Int(packed & 0xFFFF)
+        } else if e - s > Self.longestCachedPiece {
+            // Long pieces (whole Chinese phrases) seldom repeat: caching them costs a copy
+            // and a table insert for nothing.
+            count = merger.merge(piece: UnsafeBufferPointer(start: p + s, count: e - s), vocabulary: v)
+            appendTokens(merger.symbols, from: s, into: &out)
+            return
         } else {
             count = merger.merge(piece: UnsafeBufferPointer(start: p + s, count: e - s), vocabulary: v)
             if cache.count >= Self.cacheLimit {
@@ -242,15 +249,20 @@ public struct Encoder {
             cachedIDs.append(contentsOf: merger.symbols[0..<count])
             _ = cache.findOrInsert(p + s, e - s, initial: UInt64(offset) << 16 | UInt64(count))
         }
-        var position = s
-        v.tokenLengths.withUnsafeBufferPointer { lengths in
-            cachedIDs.withUnsafeBufferPointer { cached in
-                for k in offset..<(offset + count) {
-                    let id = cached[k]
-                    let next = position + Int(lengths[Int(id)])
-                    out.ids.append(id); out.starts.append(position); out.ends.append(next)
-                    position = next
-                }
+        cachedIDs.withUnsafeBufferPointer { cached in
+            appendTokens(UnsafeBufferPointer(rebasing: cached[offset..<(offset + count)]), from: s, into: &out)
+        }
+    }
+
+    /// Appends `ids`, which spell the input from offset `start` on, with their offsets.
+    @inline(__always)
+    private func appendTokens(_ ids: UnsafeBufferPointer<Int32>, from start: Int, into out: inout Encoding) {
+        var position = start
+        tokenizer.vocabulary.tokenLengths.withUnsafeBufferPointer { lengths in
+            for id in ids {
+                let next = position + Int(lengths[Int(id)])
+                out.ids.append(id); out.starts.append(position); out.ends.append(next)
+                position = next
             }
         }
     }
