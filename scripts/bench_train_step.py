@@ -23,7 +23,7 @@ CONFIGS = {
 }
 DECODE = ["a", "b"]
 THREADS = [1, 2]
-TIMING = dict(warmup=3, steps=10, tokens=256)
+TIMING = dict(warmup=2, steps=8, tokens=256)
 
 
 def torch_measure(mode, o):
