@@ -77,6 +77,10 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: vectorSettings),
         // Thin benchmark driver over Kernels, run by scripts/bench-kernels.
         .executableTarget(name: "kernelbench", dependencies: ["Kernels"], swiftSettings: vectorSettings),
+        // Thin benchmark driver for whole training steps and decoding, run by
+        // scripts/bench-train-step.
+        .executableTarget(name: "trainbench", dependencies: ["Network", "Training", "Kernels"],
+                          swiftSettings: vectorSettings),
         // safetensors reader and writer; Foundation only.
         .target(name: "SafeTensors", exclude: ["README.md"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),

@@ -64,8 +64,8 @@ def cpu_jiffies():
     return sum(fields) - idle, sum(fields)
 
 
-def run(cmd, env=None):
-    """Runs one measurement; returns (name, threads, best, median, n, other_load_cores)."""
+def measure(cmd, env=None):
+    """Runs one measurement process; returns (its stdout, other processes' load in cores)."""
     hz = os.sysconf("SC_CLK_TCK")
     busy0, total0 = cpu_jiffies()
     own0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -77,8 +77,13 @@ def run(cmd, env=None):
     if out.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{out.stdout}{out.stderr}")
     own = (own1.ru_utime - own0.ru_utime) + (own1.ru_stime - own0.ru_stime)
-    other = max(0.0, (busy1 - busy0) / hz - own) / wall
-    name, threads, best, median, n = out.stdout.strip().splitlines()[-1].split("\t")
+    return out.stdout, max(0.0, (busy1 - busy0) / hz - own) / wall
+
+
+def run(cmd, env=None):
+    """Runs one measurement; returns (name, threads, best, median, n, other_load_cores)."""
+    stdout, other = measure(cmd, env)
+    name, threads, best, median, n = stdout.strip().splitlines()[-1].split("\t")
     return name, int(threads), float(best), float(median), int(n), other
 
 

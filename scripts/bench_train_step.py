@@ -1,0 +1,179 @@
+"""Driver for scripts/bench-train-step (run it through that script, which sets up the venv).
+
+    bench_train_step.py KERNELBENCH TRAINBENCH           run everything, print the table
+    bench_train_step.py torch train|decode --OPTION N... one PyTorch measurement (internal)
+
+Each measurement runs in its own process, ours through `trainbench`, PyTorch through this file,
+with the same options, and prints one JSON line (tokens/s best and median over N runs). The
+other processes' load around each is measured as bench_kernels.py does.
+"""
+import json
+import math
+import os
+import sys
+import time
+
+from bench_kernels import CONTENDED, cpu_name, measure, run
+
+# name -> trainbench options; decoding is measured for the configs in DECODE.
+CONFIGS = {
+    "a": dict(vocab=5000, embedding=128, hidden=256, **{"lstm-layers": 2}, heads=0, batch=32, seq=64),
+    "b": dict(vocab=8000, embedding=128, hidden=512, **{"lstm-layers": 2}, heads=0, batch=32, seq=64),
+    "c": dict(vocab=5000, embedding=128, hidden=256, **{"lstm-layers": 2}, heads=4, batch=32, seq=64),
+}
+DECODE = ["a", "b"]
+THREADS = [1, 2]
+TIMING = dict(warmup=2, steps=8, tokens=256)
+
+
+def torch_measure(mode, o):
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(o["threads"])
+    torch.manual_seed(1)
+
+    class Attention(nn.Module):
+        """x + proj(causal multi-head attention(LayerNorm(x))), x (T, B, C): as in Network."""
+
+        def __init__(self, c, heads):
+            super().__init__()
+            self.heads, self.norm = heads, nn.LayerNorm(c)
+            self.qkv, self.proj = nn.Linear(c, 3 * c), nn.Linear(c, c)
+
+        def forward(self, x):
+            t, b, c = x.shape
+            q, k, v = (z.reshape(t, b, self.heads, c // self.heads).permute(1, 2, 0, 3)
+                       for z in self.qkv(self.norm(x)).split(c, dim=-1))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return x + self.proj(y.permute(2, 0, 1, 3).reshape(t, b, c))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(o["vocab"], o["embedding"])
+            widths = [o["embedding"]] + [o["hidden"]] * o["lstm-layers"]
+            self.lstms = nn.ModuleList(nn.LSTM(i, h) for i, h in zip(widths, widths[1:]))
+            self.attn = Attention(widths[-1], o["heads"]) if o["heads"] else None
+            self.head = nn.Linear(widths[-1], o["vocab"])
+
+        def forward(self, tokens, states):
+            """tokens (T, B) -> logits (T, B, V), new LSTM states (carried, like ours)."""
+            x, new = self.embedding(tokens), []
+            for lstm, state in zip(self.lstms, states):
+                x, s = lstm(x, state)
+                new.append(s)
+            if self.attn is not None:
+                x = self.attn(x)
+            return self.head(x), new
+
+    model = Net()
+    runs, times = o["warmup"] + o["steps"], []
+    states = [None] * o["lstm-layers"]
+    if mode == "train":
+        b, t = o["batch"], o["seq"]
+        tokens = torch.randint(0, o["vocab"], (t, b))
+        targets = torch.randint(0, o["vocab"], (t, b))
+        decay = [p for p in model.parameters() if p.dim() > 1]
+        rest = [p for p in model.parameters() if p.dim() <= 1]
+        opt = torch.optim.AdamW([{"params": decay}, {"params": rest, "weight_decay": 0}],
+                                lr=1e-3, weight_decay=0.01)
+        per_run = b * t
+        for i in range(runs):
+            t0 = time.perf_counter()
+            logits, states = model(tokens, states)
+            states = [(h.detach(), c.detach()) for h, c in states]  # truncated BPTT, as ours
+            loss = F.cross_entropy(logits.reshape(-1, o["vocab"]), targets.reshape(-1))
+            opt.zero_grad(set_to_none=False)
+            loss.backward()
+            opt.step()
+            if i >= o["warmup"]:
+                times.append(time.perf_counter() - t0)
+    else:
+        model.eval()
+        per_run = o["tokens"]
+        tokens = torch.randint(0, o["vocab"], (per_run, 1, 1))
+        with torch.no_grad():
+            for i in range(runs):
+                states = [None] * o["lstm-layers"]
+                t0 = time.perf_counter()
+                for token in tokens:
+                    _, states = model(token, states)
+                if i >= o["warmup"]:
+                    times.append(time.perf_counter() - t0)
+    times.sort()
+    print(json.dumps({"mode": mode, "threads": o["threads"], "best": per_run / times[0],
+                      "median": per_run / times[len(times) // 2], "n": len(times),
+                      "parameters": sum(p.numel() for p in model.parameters()),
+                      "torch": torch.__version__}))
+
+
+def options(name, threads):
+    o = dict(CONFIGS[name], threads=threads, **TIMING)
+    return [x for k, v in o.items() for x in (f"--{k}", str(v))]
+
+
+def main(kernelbench, trainbench):
+    import torch
+
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs")
+    print(f"loadavg before: {open('/proc/loadavg').read().split()[:3]}")
+    print(f"ours: trainbench, swift build -c release; peer: PyTorch {torch.__version__}, "
+          "torch.set_num_threads(threads)")
+    print(f"timing: {TIMING['warmup']} warm-up + {TIMING['steps']} timed runs; train = forward + "
+          f"zero grads + backward + AdamW, B*T tokens; decode = batch 1, {TIMING['tokens']} tokens")
+    for name, c in CONFIGS.items():
+        print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
+    print()
+
+    peak = {t: run([kernelbench, "peak", str(t)])[2] for t in THREADS}
+    rows = []
+    jobs = [("train", n) for n in CONFIGS] + [("decode", n) for n in DECODE]
+    for mode, name in jobs:
+        for threads in THREADS:
+            args = [mode] + options(name, threads)
+            ours_out, ours_load = measure([trainbench] + args)
+            peer_out, peer_load = measure([sys.executable, __file__, "torch"] + args)
+            ours, peer = json.loads(ours_out), json.loads(peer_out)
+            if ours["parameters"] != peer["parameters"]:
+                sys.exit(f"{name}: parameter counts differ: {ours['parameters']} vs {peer['parameters']}")
+            rows.append((mode, name, threads, ours, peer, max(ours_load, peer_load)))
+
+    header = (f"{'mode':<7}{'cfg':>4}{'thr':>4}  {'ours tok/s best (med, N)':>26} {'%peak':>6}  "
+              f"{'torch tok/s best (med, N)':>26} {'%peak':>6}  {'other load':>10}  {'ours/torch':>10}")
+    print(header)
+    print("-" * len(header))
+    contended = False
+    for mode, name, threads, ours, peer, other in rows:
+        flag = "*" if other > CONTENDED else " "
+        contended |= other > CONTENDED
+        # Estimate: 6 FLOPs per matmul weight per token (forward 2, backward 4); the embedding
+        # is a gather, attention scores are left out. Decoding: 2 per weight per token.
+        c = CONFIGS[name]
+        weights = ours["parameters"] - c["vocab"] * c["embedding"]
+        per_token = (6 if mode == "train" else 2) * weights
+        cells = []
+        for r in (ours, peer):
+            cells.append(f"{r['best']:9.0f} ({r['median']:9.0f}, {r['n']:2d})")
+            cells.append(f"{100 * r['best'] * per_token / 1e9 / peak[threads]:5.1f}%")
+        print(f"{mode:<7}{name:>4}{threads:>4}  {cells[0]:>26} {cells[1]:>6}  {cells[2]:>26} "
+              f"{cells[3]:>6}  {other:9.2f}{flag}  {ours['best'] / peer['best']:10.2f}")
+    print()
+    print(f"loadavg after: {open('/proc/loadavg').read().split()[:3]}")
+    print(f"FMA peak (kernelbench peak): " + ", ".join(f"{t} thr {peak[t]:.1f} GFLOP/s" for t in THREADS))
+    if contended:
+        print(f"* contended: other processes used more than {CONTENDED} cores on average during "
+              "that row; its figures are unreliable")
+    print("%peak is an estimate: FLOPs = 6 (train) or 2 (decode) x non-embedding parameters x "
+          "tokens, over the FMA peak; ratio = best / best")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "torch":
+        o = {a.lstrip("-"): int(v) for a, v in zip(sys.argv[3::2], sys.argv[4::2])}
+        torch_measure(sys.argv[2], o)
+    elif len(sys.argv) == 3:
+        main(sys.argv[1], sys.argv[2])
+    else:
+        sys.exit(__doc__)
