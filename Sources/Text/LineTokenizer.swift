@@ -80,26 +80,14 @@ public struct LineTokenizer {
             statistics.wallSeconds += Date().timeIntervalSince(start)
             statistics.cpuSeconds += Self.processCPUSeconds() - startCPU
         }
-        if interactive || threads == 1 {
-            while let batch = try reader.nextBatch(targetBytes: 1 << 20, returnEarly: interactive) {
-                try handle(batch, output: output, flush: interactive)
-                progress(reader.bytesRead)
-            }
-        } else {
-            let prefetcher = BatchPrefetcher(reader, targetBytes: 256 << 10)
-            while let (batch, bytesRead) = try prefetcher.next() {
-                try handle(batch, output: output, flush: false)
-                progress(bytesRead)
-            }
+        while let batch = try reader.nextBatch(targetBytes: 1 << 20, returnEarly: interactive) {
+            let text = try process(batch)
+            output.write(text)
+            if interactive { output.flush() }
+            statistics.lines += batch.count
+            statistics.repairedLines += batch.repairedLines
+            progress(reader.bytesRead)
         }
-    }
-
-    private mutating func handle(_ batch: LineReader.Batch, output: OutputSink, flush: Bool) throws {
-        let text = try process(batch)
-        output.write(text)
-        if flush { output.flush() }
-        statistics.lines += batch.count
-        statistics.repairedLines += batch.repairedLines
     }
 
     /// The output for one batch, its lines split over the threads.
