@@ -43,7 +43,9 @@ let package = Package(
         .systemLibrary(name: "CUTF8Proc", pkgConfig: "libutf8proc", providers: [.apt(["libutf8proc-dev"])]),
         .target(name: "CText", dependencies: ["CICU", "CUTF8Proc"],
                 cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "Text", dependencies: ["CText"], exclude: ["README.md"],
+        // Whole-file reads and atomic, durable writes (temporary file, fsync, rename).
+        .target(name: "FileSupport"),
+        .target(name: "Text", dependencies: ["CText", "FileSupport"], exclude: ["README.md"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // The bundled vocabularies, built by `buildvocab` (commands in vocab/README.md).
         .target(name: "DefaultVocabulary", path: "vocab", exclude: ["README.md"],
@@ -82,7 +84,7 @@ let package = Package(
         .executableTarget(name: "trainbench", dependencies: ["Network", "Training", "Kernels"],
                           swiftSettings: vectorSettings),
         // safetensors reader and writer; Foundation only.
-        .target(name: "SafeTensors", exclude: ["README.md"]),
+        .target(name: "SafeTensors", dependencies: ["FileSupport"], exclude: ["README.md"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         // Writes and dumps sample files for scripts/check-safetensors-interop.
         .executableTarget(name: "safetensors-tool", dependencies: ["SafeTensors"]),

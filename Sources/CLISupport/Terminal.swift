@@ -3,10 +3,6 @@ import Text
 
 /// Helpers shared by the command-line tools: standard streams, exit codes, memory.
 public enum Terminal {
-    /// Exit codes: 0 success, 1 bad input or a failed operation, 64 (EX_USAGE) wrong usage
-    /// (the argument parser's own code for unknown options and validation errors).
-    public static let failure: Int32 = 1
-
     public static func error(_ message: String) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     }
@@ -25,14 +21,6 @@ public enum Terminal {
             return kb.map { $0 * 1024 }
         }
         return nil
-    }
-
-    /// CPU time (user + system) used by this process so far, in seconds.
-    public static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     public static func now() -> Double {

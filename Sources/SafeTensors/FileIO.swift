@@ -1,68 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+import FileSupport
 
-/// The contents of the file at `path`, read into one array sized from `fstat`.
+// File access goes through FileSupport (one whole-file read, atomic durable writes); its
+// errors become this module's `SafeTensorsError.io`, so callers see one error type.
+
 func readWholeFile(path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw SafeTensorsError.io(operation: "open", path: path, errno: errno) }
-    defer { close(fd) }
-    var status = stat()
-    guard fstat(fd, &status) == 0 else { throw SafeTensorsError.io(operation: "fstat", path: path, errno: errno) }
-    let size = Int(status.st_size)
-    var failure: SafeTensorsError?
-    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-        var done = 0
-        while done < size {
-            let n = read(fd, buffer.baseAddress! + done, size - done)
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { failure = .io(operation: "read", path: path, errno: errno); break }
-            // The file shrank while we read it: what we have is not the file stat described.
-            if n == 0 { failure = .io(operation: "read (file truncated while reading)", path: path, errno: EIO); break }
-            done += n
-        }
-        initialized = failure == nil ? size : 0
-    }
-    if let failure { throw failure }
-    return bytes
+    try mappingFileErrors { try FileSupport.readWholeFile(path: path) }
 }
 
-/// Writes a file so that `path` holds either its old contents or all of the new ones, never a
-/// mix: the chunks from `produce` go to a temporary file in the same folder (rename is atomic
-/// only within one file system), which is fsynced, renamed over `path`, and the folder fsynced
-/// so the rename itself survives a crash.
 func writeAtomically(path: String, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-    let slash = path.lastIndex(of: "/")
-    let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-    let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-    let temporary = (folder == "/" ? "" : folder) + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try mappingFileErrors { try FileSupport.writeAtomically(path: path, produce) }
+}
 
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw SafeTensorsError.io(operation: "create", path: temporary, errno: errno) }
-    var closed = false
-    var renamed = false
-    defer {
-        if !closed { close(fd) }
-        if !renamed { unlink(temporary) }
+private func mappingFileErrors<R>(_ body: () throws -> R) throws -> R {
+    do {
+        return try body()
+    } catch let error as FileError {
+        throw SafeTensorsError.io(operation: error.operation, path: error.path, errno: error.errno)
     }
-    try produce { chunk in
-        var done = 0
-        while done < chunk.count {
-            let n = write(fd, chunk.baseAddress! + done, chunk.count - done)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw SafeTensorsError.io(operation: "write", path: temporary, errno: errno) }
-            done += n
-        }
-    }
-    guard fsync(fd) == 0 else { throw SafeTensorsError.io(operation: "fsync", path: temporary, errno: errno) }
-    closed = true
-    guard close(fd) == 0 else { throw SafeTensorsError.io(operation: "close", path: temporary, errno: errno) }
-    guard rename(temporary, path) == 0 else { throw SafeTensorsError.io(operation: "rename to \(path)", path: temporary, errno: errno) }
-    renamed = true
-    let folderFD = open(folder, O_RDONLY | O_CLOEXEC)
-    guard folderFD >= 0 else { throw SafeTensorsError.io(operation: "open folder", path: folder, errno: errno) }
-    defer { close(folderFD) }
-    guard fsync(folderFD) == 0 else { throw SafeTensorsError.io(operation: "fsync folder", path: folder, errno: errno) }
 }

@@ -128,7 +128,6 @@ public struct BPETrainer {
         var tokens: [[UInt8]] = []
         var kinds: [Vocabulary.Kind] = []
         for special in options.specialTokens { tokens.append(Array(special.utf8)); kinds.append(.special) }
-        let firstByte = tokens.count
         for b in 0...255 { tokens.append([UInt8(b)]); kinds.append(.byte) }
         for word in options.userWords { tokens.append(Array(word.utf8)); kinds.append(.user) }
 
@@ -148,7 +147,7 @@ public struct BPETrainer {
         }
         let merges: [Vocabulary.Merge]
         do {  // the learner's arrays are freed before the vocabulary is built
-            var merger = MergeLearner(pieces: pieces!, vocabulary: base, firstByte: firstByte)
+            var merger = MergeLearner(pieces: pieces!, vocabulary: base)
             pieces = nil  // the learner holds its own copy of the symbols: free the table before merging
             merges = merger.learn(tokens: &tokens, kinds: &kinds, upTo: options.vocabularySize,
                                   minFrequency: UInt64(options.minFrequency))
@@ -228,7 +227,7 @@ private struct MergeLearner {
     private var minFrequency: UInt64 = 1
     private var tokenIDs: ByteStringTable
 
-    init(pieces: ByteStringTable, vocabulary v: Vocabulary, firstByte: Int) {
+    init(pieces: ByteStringTable, vocabulary v: Vocabulary) {
         tokenIDs = v.tokenIDs
         // Symbols are about as many as scalars (more where a rare character falls back to
         // bytes): reserve that, so the arrays do not end up doubled by growth.
@@ -242,7 +241,7 @@ private struct MergeLearner {
         occurrencePosition.reserveCapacity(expected)
         occurrenceNext.reserveCapacity(expected)
         pieceCount.reserveCapacity(pieces.count)
-        var merger = BPEMerger()  // with no merges, it yields the initial symbols
+        let merger = BPEMerger()  // with no merges, it yields the initial symbols
         pieces.arena.withUnsafeBufferPointer { a in
             guard let base = a.baseAddress else { return }
             for index in 0..<pieces.count {

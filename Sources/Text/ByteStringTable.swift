@@ -31,12 +31,6 @@ struct ByteStringTable {
         values.reserveCapacity(capacity)
     }
 
-    /// Bytes of memory held (for bounded-memory bookkeeping).
-    var memoryFootprint: Int {
-        slots.capacity * MemoryLayout<Slot>.stride + arena.capacity + keyOffsets.capacity * 8
-            + values.capacity * 8
-    }
-
     @inline(__always)
     static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
         var h: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(n)
@@ -137,8 +131,6 @@ struct ByteStringTable {
         get { values[index] }
         set { values[index] = newValue }
     }
-
-    func key(at index: Int) -> ArraySlice<UInt8> { arena[keyOffsets[index]..<keyOffsets[index + 1]] }
 
     func keyRange(at index: Int) -> Range<Int> { keyOffsets[index]..<keyOffsets[index + 1] }
 

@@ -71,11 +71,6 @@ public struct PreTokenizer: @unchecked Sendable {  // `table` is immutable after
         }
     }
 
-    /// All piece end offsets of `text`, appended to `ends`.
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into ends: inout [Int]) {
-        forEachPiece(text) { _, end in ends.append(end) }
-    }
-
     /// Convenience for tests and small inputs: the pieces as byte arrays.
     public func pieces(_ text: [UInt8]) -> [[UInt8]] {
         var out: [[UInt8]] = []

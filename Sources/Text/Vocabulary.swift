@@ -180,7 +180,7 @@ public struct Vocabulary: Sendable, Equatable {
 
     private func selfEncodingFlags() -> [Bool] {
         var flags = [Bool](repeating: false, count: count)
-        var merger = BPEMerger()
+        let merger = BPEMerger()
         for id in 0..<count where kinds[id] != .special && kinds[id] != .user {
             let result = tokens[id].withUnsafeBufferPointer { merger.encode(piece: $0, vocabulary: self) }
             flags[id] = result.count == 1 && result[0] == Int32(id)

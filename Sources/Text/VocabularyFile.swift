@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// The vocabulary file format, version 1: UTF-8 text, one record per line, `\n` endings.
@@ -53,9 +54,11 @@ public enum VocabularyFile {
         return bytes
     }
 
-    /// Writes atomically: a temporary file in the same folder, then a rename.
+    /// Writes atomically and durably (`FileSupport.writeAtomically`): a reader sees the old
+    /// file or the whole new one, never a part.
     public static func write(_ v: Vocabulary, to path: String) throws {
-        try AtomicFile.write(serialize(v), to: path)
+        let bytes = serialize(v)
+        try writeAtomically(path: path) { sink in try bytes.withUnsafeBytes { try sink($0) } }
     }
 
     static func escape(_ bytes: [UInt8]) -> String {
@@ -92,10 +95,13 @@ public enum VocabularyFile {
     // MARK: reading
 
     public static func read(path: String) throws -> Vocabulary {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FormatError(line: 0, message: "cannot read vocabulary file '\(path)'")
+        let bytes: [UInt8]
+        do {
+            bytes = try readWholeFile(path: path)
+        } catch let error as FileError {
+            throw FormatError(line: 0, message: "cannot read vocabulary file: \(error)")
         }
-        return try parse([UInt8](data))
+        return try parse(bytes)
     }
 
     public static func parse(_ bytes: [UInt8]) throws -> Vocabulary {
@@ -218,25 +224,5 @@ public enum VocabularyFile {
     static func hex(_ value: UInt64) -> String {
         let s = String(value, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
-    }
-}
-
-/// Writes files so that a reader never sees a half-written one: a temporary file next to
-/// the target, flushed, then renamed over it.
-public enum AtomicFile {
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        let temp = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temp, contents: Data(bytes)) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temp])
-        }
-        let fd = open(temp, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        guard rename(temp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temp)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot write \(path): \(reason)"])
-        }
     }
 }

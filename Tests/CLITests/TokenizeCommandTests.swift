@@ -107,6 +107,10 @@ import Testing
 
         let r3 = try CommandRunner.run("tokenize", ["--vocab", corpus.path], stdin: Array(sample.utf8))
         #expect(r3.status == 1 && r3.stderr.contains("cannot use vocabulary"))
+
+        let missing = try CommandRunner.run("tokenize", ["--vocab", folder.appendingPathComponent("absent.vocab").path],
+                                            stdin: Array(sample.utf8))
+        #expect(missing.status == 1 && missing.stderr.contains("No such file or directory"))
     }
 
     @Test func decodeRefusesWhatIsNotAnID() throws {
