@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], swiftSettings: vectorSettings),
         // Numerical kernels (GEMM, activations, losses, normalization); no dependency on Text.
         .target(name: "Kernels", exclude: ["README.md"], swiftSettings: vectorSettings),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: vectorSettings),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"], swiftSettings: vectorSettings),
         // Embedding -> LSTM / causal attention layers -> output head, forward and backward, on
         // the kernels; no dependency on Text.
         .target(name: "Network", dependencies: ["Kernels", "SafeTensors"], exclude: ["README.md"],

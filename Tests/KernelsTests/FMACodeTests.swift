@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 // Proves the release build of the Kernels module contains fused multiply-adds: without
 // `-Xcc -march=x86-64-v3` every `addProduct` lane compiles to a call to `fmaf` instead, and the
@@ -8,19 +9,8 @@ import Testing
 /// Counts, over the functions of module Kernels (Swift symbols starting `$s7Kernels`) in this
 /// test binary, the AVX FMA instructions on ymm registers and the calls to `fmaf`.
 private func kernelsFMACounts() throws -> (vectorFMA: Int, fmafCalls: Int) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    process.arguments = ["objdump", "-d", "--no-show-raw-insn", binary]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey:
-            "objdump failed (status \(process.terminationStatus)); install binutils"])
-    }
+    let data = try commandOutput(["objdump", "-d", "--no-show-raw-insn", binary], hint: "install binutils")
     var inKernels = false
     var vectorFMA = 0, fmafCalls = 0
     for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {

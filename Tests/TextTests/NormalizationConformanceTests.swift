@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Text
 
 /// Unicode's NormalizationTest.txt (UAX #15 conformance), read from Debian's
@@ -21,17 +22,7 @@ import Text
         guard FileManager.default.fileExists(atPath: path) else {
             throw LoadError("\(path) is missing: install Debian's unicode-data package (apt-get install unicode-data)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bzip2", "-dc", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw LoadError("bzip2 -dc \(path) exited with status \(process.terminationStatus)")
-        }
+        let data = try commandOutput(["bzip2", "-dc", path], hint: "install bzip2")
         var file = TestFile()
         var inPart1 = false
         for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
