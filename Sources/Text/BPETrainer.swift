@@ -24,7 +24,7 @@ public struct BPETrainer {
         public var specialTokens: [String] = []
         public var userWords: [String] = []
         public var settings = Vocabulary.Settings()
-        /// Bound on distinct pieces held while counting (about 100 bytes each).
+        /// Bound on distinct pieces held while counting; memory grows linearly with it.
         public var maxDistinctPieces = 2_000_000
         public var threads = 2
         /// A character-level vocabulary: every character seen becomes a token (whatever

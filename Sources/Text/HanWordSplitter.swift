@@ -4,8 +4,8 @@
 /// punctuation and spacing are split exactly as by `script-v1`.
 ///
 /// The trade-offs, measured (see the README): ICU's dictionary break runs at about 10 MB
-/// of Chinese per CPU-second, far below the script splitter, and its words average about
-/// 1.6 characters, so this mode compresses Chinese worse than BPE over whole Han runs. It
+/// of Chinese per CPU-second, far below the script splitter, and its words average 1.54
+/// characters (1.86 M characters in 1.21 M words on zh-news), so this mode compresses Chinese worse than BPE over whole Han runs. It
 /// is an option for users who want tokens that never straddle a word; `script-v1` is the
 /// default.
 ///
