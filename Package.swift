@@ -31,6 +31,9 @@ let package = Package(
         .library(name: "Network", targets: ["Network"]),
         .executable(name: "tokenize", targets: ["tokenize"]),
         .executable(name: "buildvocab", targets: ["buildvocab"]),
+        .executable(name: "trainlm", targets: ["trainlm"]),
+        .executable(name: "generate", targets: ["generate"]),
+        .executable(name: "evaluate", targets: ["evaluate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,10 +64,22 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TextTests", dependencies: ["Text", "DefaultVocabulary", "TestSupport"]),
         // Runs the built executables; depends on them so they are built first.
-        .testTarget(name: "CLITests", dependencies: ["tokenize", "buildvocab"]),
-        // Optimizer, schedules, batching, checkpoints: what training needs beyond the network.
-        .target(name: "Training", dependencies: ["Kernels"], swiftSettings: vectorSettings),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], swiftSettings: vectorSettings),
+        .testTarget(name: "CLITests", dependencies: ["tokenize", "buildvocab", "trainlm", "generate", "evaluate"]),
+        // Language-model training on the network: data, optimizer, schedule, evaluation, run
+        // folders with resumable checkpoints.
+        .target(name: "Training", dependencies: ["Kernels", "Network", "Text", "FileSupport", "SafeTensors"],
+                swiftSettings: vectorSettings),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Network", "Text", "SafeTensors", "FileSupport", "TestSupport"], swiftSettings: vectorSettings),
+        // Sampling and incremental generation from a trained model.
+        .target(name: "Generation", dependencies: ["Network", "Text", "Training", "Kernels"], swiftSettings: vectorSettings),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Training", "TestSupport"],
+                    swiftSettings: vectorSettings),
+        .executableTarget(name: "trainlm", dependencies: ["Training", "Network", "Text", "CLISupport", "DefaultVocabulary",
+            .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: vectorSettings),
+        .executableTarget(name: "generate", dependencies: ["Generation", "Training", "Text", "CLISupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: vectorSettings),
+        .executableTarget(name: "evaluate", dependencies: ["Training", "Text", "CLISupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: vectorSettings),
         // Numerical kernels (GEMM, activations, losses, normalization); no dependency on Text.
         .target(name: "Kernels", exclude: ["README.md"], swiftSettings: vectorSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"], swiftSettings: vectorSettings),

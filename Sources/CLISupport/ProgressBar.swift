@@ -18,8 +18,9 @@ public final class ProgressBar {
         enabled = force || Terminal.stderrIsTerminal
     }
 
-    /// Reports `done` units of work (bytes for "MB").
-    public func update(_ done: Int) {
+    /// Reports `done` units of work (bytes for "MB"); `detail` replaces the rate (e.g.
+    /// "epoch 2 loss 3.14 9.1k tok/s").
+    public func update(_ done: Int, detail: String? = nil) {
         guard enabled else { return }
         let now = Terminal.now()
         guard now - lastDraw >= 0.1 || done >= total else { return }
@@ -32,8 +33,17 @@ public final class ProgressBar {
         let scale = unit == "MB" ? 1e6 : 1
         let rate = elapsed > 0 ? Double(done) / scale / elapsed : 0
         let eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0
-        let line = String(format: "\r%@ %@ %5.1f%% %.1f %@/s ETA %@", label, bar, fraction * 100, rate, unit, Self.clock(eta))
+        let middle = detail ?? String(format: "%.1f %@/s", rate, unit)
+        let line = String(format: "\r%@ %@ %5.1f%% %@ ETA %@\u{1B}[K", label, bar, fraction * 100, middle, Self.clock(eta))
         FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// Prints a line of its own on standard error without breaking the bar (which is
+    /// redrawn on the next update).
+    public func note(_ line: String) {
+        let clear = enabled ? "\r\u{1B}[K" : ""
+        FileHandle.standardError.write(Data((clear + line + "\n").utf8))
+        lastDraw = 0
     }
 
     public func finish() {

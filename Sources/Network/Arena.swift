@@ -36,6 +36,11 @@ final class Arena<Scalar: NetworkScalar> {
         return base + used
     }
 
+    /// Every scalar of the arena (for saving and restoring state).
+    var contents: UnsafeMutableBufferPointer<Scalar> {
+        UnsafeMutableBufferPointer(start: base, count: base == nil ? 0 : capacity)
+    }
+
     /// Sets every scalar to zero.
     func zero() { base?.update(repeating: 0, count: capacity) }
 

@@ -46,13 +46,28 @@ public final class Model<Scalar: NetworkScalar> {
     /// A model with freshly initialized parameters (`ParameterStore.initialize(seed:)`).
     /// - `threads`: GEMM worker threads (nil: every online core).
     /// Throws `NetworkError.invalidConfig` for an invalid configuration.
-    public init(config: ModelConfig, seed: UInt64, threads: Int? = nil) throws {
+    public convenience init(config: ModelConfig, seed: UInt64, threads: Int? = nil) throws {
         try config.validate()
-        self.config = config
         let store = try ParameterStore<Scalar>(config: config)
         store.initialize(seed: seed)
+        self.init(config: config, parameters: store,
+                  dropoutSeed: SplitMix64.value(seed: seed, index: 1 << 32), threads: threads)
+    }
+
+    /// A second model over the same `ParameterStore` (values and gradients are shared, the
+    /// activations, recurrent state and KV cache are its own): evaluation during training
+    /// runs on it without disturbing the training model's carried state.
+    public convenience init(sharingParametersOf other: Model, threads: Int? = nil) {
+        self.init(config: other.config, parameters: other.parameters, dropoutSeed: other.dropoutSeed,
+                  threads: threads)
+        training = false
+    }
+
+    private init(config: ModelConfig, parameters store: ParameterStore<Scalar>, dropoutSeed: UInt64,
+                 threads: Int?) {
+        self.config = config
         parameters = store
-        dropoutSeed = SplitMix64.value(seed: seed, index: 1 << 32)
+        self.dropoutSeed = dropoutSeed
         workspace = GemmWorkspace(threads: threads)
         embedding = EmbeddingLayer(table: parameters.value("embedding.weight"),
                                    dtable: parameters.gradient("embedding.weight"),
@@ -229,6 +244,23 @@ public final class Model<Scalar: NetworkScalar> {
             decoder.state.zero()
             decoder.position = 0
         }
+    }
+
+    /// The recurrent state carried from one training batch to the next (every LSTM layer's h
+    /// and c for the current batch size), for a resumable checkpoint; empty before the first
+    /// training forward.
+    public var carriedState: [Scalar] { run.map { Array($0.state.contents) } ?? [] }
+
+    /// Restores a `carriedState` saved from batches of (batch, steps).
+    public func restoreCarriedState(_ values: [Scalar], batch: Int, steps: Int) throws {
+        if run == nil || run!.batch != batch || run!.steps != steps {
+            run = Run(model: self, batch: batch, steps: steps)
+        }
+        let state = run!.state.contents
+        guard values.count == state.count else {
+            throw NetworkError.shapeMismatch("carried state has \(values.count) values, the model needs \(state.count)")
+        }
+        _ = state.update(fromContentsOf: values)
     }
 
     private func dropoutSeed(site: Int, step: UInt64) -> UInt64 {

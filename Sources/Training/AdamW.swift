@@ -16,6 +16,10 @@ public final class AdamW {
         public var epsilon: Float = 1e-8
         public var weightDecay: Float = 0.01
         public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case beta1, beta2, epsilon, weightDecay = "weight_decay"
+        }
     }
 
     public let settings: Settings

@@ -8,6 +8,10 @@ public struct Metrics: Codable, Equatable, Sendable {
     public var validationLoss: Float?
     public var learningRate: Float?
     public var tokensPerSecond: Double?
+    /// The validation loss in nats per character (characters the predicted tokens stand for).
+    public var validationNatsPerCharacter: Double?
+    /// Seconds spent in training steps so far.
+    public var trainSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case step, epoch
@@ -15,6 +19,8 @@ public struct Metrics: Codable, Equatable, Sendable {
         case validationLoss = "validation_loss"
         case learningRate = "learning_rate"
         case tokensPerSecond = "tokens_per_second"
+        case validationNatsPerCharacter = "validation_nats_per_char"
+        case trainSeconds = "train_seconds"
     }
 
     public init(step: Int, epoch: Double, trainLoss: Float? = nil, validationLoss: Float? = nil,
@@ -24,8 +30,10 @@ public struct Metrics: Codable, Equatable, Sendable {
         self.tokensPerSecond = tokensPerSecond
     }
 
-    /// Perplexity and bits per token of the validation loss (nats per token).
+    /// Perplexity of the validation loss (nats per token).
     public var validationPerplexity: Double? { validationLoss.map { exp(Double($0)) } }
+    /// Bits per character of the validation loss.
+    public var validationBitsPerCharacter: Double? { validationNatsPerCharacter.map { $0 / log(2) } }
 }
 
 /// Appends metrics to a JSON-lines file, one object per line, flushed on every record so
@@ -40,7 +48,7 @@ public final class MetricsLog {
 
     public init(path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw TrainingError.data("cannot write the metrics log '\(path)'")

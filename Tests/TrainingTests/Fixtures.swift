@@ -1,0 +1,61 @@
+import Foundation
+import Network
+import Text
+@testable import Training
+
+/// A small bilingual text, a character vocabulary of it, and temporary run folders.
+enum Fixture {
+    static let text = """
+        春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。
+        The quick brown fox jumps over the lazy dog.
+        床前明月光，疑是地上霜。举头望明月，低头思故乡。
+        To be, or not to be, that is the question.
+
+        """
+
+    static func folder(_ name: String = "run") -> String {
+        let root = FileManager.default.temporaryDirectory
+            .appendingPathComponent("training-tests-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        return root.appendingPathComponent(name).path
+    }
+
+    /// Writes `text` repeated `copies` times to a temporary file and returns its path.
+    static func file(_ text: String = Fixture.text, copies: Int = 1) throws -> String {
+        let path = folder("text.txt")
+        try String(repeating: text, count: copies).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func vocabulary() throws -> Vocabulary {
+        try LanguageModelData.characterVocabulary([Array(text.utf8)], threads: 1)
+    }
+
+    /// Options for a tiny LSTM (+ attention) model over `path`.
+    static func options(_ path: String, vocabulary: Vocabulary, layers: [ModelConfig.Layer] = [.lstm(hidden: 24), .attention(heads: 2)],
+                        dropout: Float = 0.1) -> TrainingOptions {
+        let config = ModelConfig(vocabularySize: vocabulary.count, embeddingSize: 16, layers: layers,
+                                 dropout: dropout, tieEmbeddings: false, maxSequenceLength: 32)
+        var options = TrainingOptions(train: [TokenCorpus.Source(path: path)], model: config)
+        options.batch = 4
+        options.length = 16
+        options.epochs = 3
+        options.warmupSteps = 2
+        options.validationFraction = 0.2
+        options.patience = nil
+        options.evaluationStreams = 2
+        return options
+    }
+
+    static func corpus(_ options: TrainingOptions, _ vocabulary: Vocabulary) throws -> TokenCorpus {
+        try TokenCorpus.load(train: options.train, validationFiles: options.validationFiles,
+                             validationFraction: options.validationFraction,
+                             tokenizer: Tokenizer(vocabulary: vocabulary), threads: 1)
+    }
+
+    static func trainer(_ options: TrainingOptions, _ vocabulary: Vocabulary, folder: String,
+                        resume: Bool = false, threads: Int = 1) throws -> LanguageModelTrainer {
+        try LanguageModelTrainer(options: options, vocabulary: vocabulary, corpus: corpus(options, vocabulary),
+                                 folder: RunFolder(path: folder), threads: threads, resume: resume)
+    }
+}
