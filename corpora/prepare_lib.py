@@ -141,9 +141,11 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def code_hash(module_path: Path) -> str:
-    """Outputs are rebuilt when the preparation code changes."""
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(module_path.read_bytes())
+    """Outputs are rebuilt when the preparation code changes: the corpus's module or any
+    shared module next to this one."""
+    digest = hashlib.sha256()
+    for path in [*sorted(Path(__file__).parent.glob("*.py")), module_path]:
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

