@@ -241,6 +241,11 @@ public final class LanguageModelTrainer {
     }
 
     private func finish(_ outcome: Outcome) throws -> Outcome {
+        // A run cut short by its time budget ends with an evaluation too, so that it has a
+        // best checkpoint even when the budget ended before the first epoch did.
+        if progress.step > 0 && history.last?.step != progress.step {
+            _ = try evaluate(lr: learningRate(step: progress.step) * progress.learningRateScale, tokensPerSecond: 0)
+        }
         progress.finished = true
         progress.stopReason = outcome.rawValue
         try folder.saveLast(model, optimizer: optimizer, progress: progress)

@@ -55,6 +55,20 @@ import Text
         #expect(logA.map(\.step) == logB.map(\.step))
     }
 
+    @Test func aRunStoppedByItsTimeBudgetStillHasABestCheckpoint() throws {
+        let vocabulary = try Fixture.vocabulary()
+        let path = try Fixture.file(copies: 3000)
+        var options = Fixture.options(path, vocabulary: vocabulary)
+        options.epochs = 1000
+        options.timeBudget = 0.1
+        let folder = RunFolder(path: Fixture.folder())
+        let trainer = try Fixture.trainer(options, vocabulary, folder: folder.path)
+        #expect(try trainer.run() == .timeBudget)
+        #expect(trainer.progress.step < trainer.batcher.batchesPerEpoch)  // stopped inside the first epoch
+        let (_, step) = try folder.loadModel(.best, threads: 1)
+        #expect(step == trainer.progress.step)
+    }
+
     @Test func aFinishedRunIsNotResumedAndAnExistingRunIsNotOverwritten() throws {
         let vocabulary = try Fixture.vocabulary()
         let path = try Fixture.file(copies: 2)
