@@ -89,6 +89,15 @@ public struct RunFolder: Sendable {
     /// configuration or vocabulary size does not match the run.
     public func loadModel(_ checkpoint: Checkpoint, threads: Int?) throws -> (model: Model<Float>, step: Int) {
         let options = try readOptions()
+        let model = try Model<Float>(config: options.model, seed: options.seed, threads: threads)
+        let step = try loadWeights(checkpoint, into: model.parameters, config: options.model)
+        return (model, step)
+    }
+
+    /// Reads a checkpoint's weights into `store` (of a model configured as `config`) and
+    /// returns the step they were saved at; the checks of `loadModel`.
+    private func loadWeights(_ checkpoint: Checkpoint, into store: ParameterStore<Float>,
+                             config expected: ModelConfig) throws -> Int {
         let weights = weightsPath(checkpoint)
         guard FileManager.default.fileExists(atPath: weights) else {
             throw TrainingError.mismatch("'\(path)' has no \(checkpoint.rawValue) checkpoint yet (\(weights))")
@@ -102,15 +111,14 @@ public struct RunFolder: Sendable {
             do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(stored.utf8)) } catch {
                 throw TrainingError.mismatch("'\(weights)' has an unreadable model configuration")
             }
-            guard config == options.model else {
+            guard config == expected else {
                 throw TrainingError.mismatch("'\(weights)' holds a model configured differently from run.json")
             }
         }
-        let model = try Model<Float>(config: options.model, seed: options.seed, threads: threads)
-        do { try model.parameters.load(from: file) } catch {
+        do { try store.load(from: file) } catch {
             throw TrainingError.mismatch("'\(weights)': \(error)")
         }
-        return (model, Int(file.metadata["step"] ?? "") ?? 0)
+        return Int(file.metadata["step"] ?? "") ?? 0
     }
 
     // MARK: resumable state
@@ -143,12 +151,11 @@ public struct RunFolder: Sendable {
               let progress = try? JSONDecoder().decode(TrainingProgress.self, from: Data(text.utf8)) else {
             throw TrainingError.mismatch("'\(statePath)' has no readable training progress")
         }
-        let (trained, step) = try loadModel(.last, threads: 1)
+        let step = try loadWeights(.last, into: model.parameters, config: model.config)
         guard step == progress.step else {
             throw TrainingError.mismatch("last.safetensors is from step \(step) but last-state.safetensors from step \(progress.step) (interrupted while saving?)")
         }
         do {
-            try model.parameters.copyValues(from: trained.parameters)
             let m = try file.floats("adamw.m", requireFinite: true)
             let v = try file.floats("adamw.v", requireFinite: true)
             try optimizer.restore(step: progress.optimizerStep, m: m, v: v)
