@@ -60,7 +60,7 @@ public final class Generator {
         }
 
         while result.generatedTokens < maxTokens {
-            let next = logits.withUnsafeBufferPointer { sampler.sample($0) }
+            let next = sampler.sample(logits)
             result.generatedTokens += 1
             pending += try decoder.push(next)
             if let cut = Self.firstStop(pending, stopBytes) {
@@ -84,8 +84,9 @@ public final class Generator {
         return result
     }
 
-    /// Feeds `tokens` one step at a time and returns the logits after the last one.
-    private func feed(_ tokens: [Int32], history: inout [Int32], position: inout Int) throws -> [Float] {
+    /// Feeds `tokens` one step at a time and returns the logits after the last one (the
+    /// model's buffer: valid until the next step, so no copy per token).
+    private func feed(_ tokens: [Int32], history: inout [Int32], position: inout Int) throws -> UnsafeBufferPointer<Float> {
         let limit = model.config.maxSequenceLength
         let hasAttention = model.config.layers.contains { if case .attention = $0 { true } else { false } }
         var logits = UnsafeBufferPointer<Float>(start: nil, count: 0)
@@ -103,7 +104,7 @@ public final class Generator {
             position += 1
             history.append(token)
         }
-        return Array(logits)
+        return logits
     }
 
     static func firstStop(_ text: [UInt8], _ stops: [[UInt8]]) -> Int? {

@@ -170,10 +170,7 @@ public final class Model<Scalar: NetworkScalar> {
         if hasAttention && steps > config.maxSequenceLength {
             throw NetworkError.sequenceTooLong(length: steps, limit: config.maxSequenceLength)
         }
-        if run == nil || run!.batch != batch || run!.steps != steps {
-            run = Run(model: self, batch: batch, steps: steps)
-        }
-        let run = self.run!
+        let run = run(batch: batch, steps: steps)
         run.canBackward = false
         let n = batch * steps
         for b in 0..<batch {
@@ -253,14 +250,19 @@ public final class Model<Scalar: NetworkScalar> {
 
     /// Restores a `carriedState` saved from batches of (batch, steps).
     public func restoreCarriedState(_ values: [Scalar], batch: Int, steps: Int) throws {
-        if run == nil || run!.batch != batch || run!.steps != steps {
-            run = Run(model: self, batch: batch, steps: steps)
-        }
-        let state = run!.state.contents
+        let state = run(batch: batch, steps: steps).state.contents
         guard values.count == state.count else {
             throw NetworkError.shapeMismatch("carried state has \(values.count) values, the model needs \(state.count)")
         }
         _ = state.update(fromContentsOf: values)
+    }
+
+    /// The buffers for (batch, steps), built on first use or when the shape changes.
+    private func run(batch: Int, steps: Int) -> Run {
+        if let run, run.batch == batch, run.steps == steps { return run }
+        let fresh = Run(model: self, batch: batch, steps: steps)
+        run = fresh
+        return fresh
     }
 
     private func dropoutSeed(site: Int, step: UInt64) -> UInt64 {

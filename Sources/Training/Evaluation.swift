@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import Network
+import Text
 
 /// The loss of a model over a whole token stream, under the two protocols language-model
 /// papers and nanoGPT use.
@@ -94,6 +95,14 @@ public final class Evaluator {
             }
         }
         return result
+    }
+
+    /// An evaluator whose character counts come from `vocabulary` (special tokens count 0).
+    public convenience init(sharing trained: Model<Float>, vocabulary: Vocabulary, threads: Int?) {
+        self.init(sharing: trained,
+                  charactersPerToken: Self.charactersPerToken(vocabulary.tokens,
+                                                              specials: Set(vocabulary.specialTokens.map { Int($0.id) })),
+                  threads: threads)
     }
 
     /// For each id of `vocabularyTokens` (its bytes), the characters it stands for: the

@@ -74,10 +74,7 @@ public final class LanguageModelTrainer {
         let decay = parameters.tensors.filter { $0.shape.count > 1 && $0.name != "embedding.weight" }
             .map { $0.offset..<($0.offset + $0.count) }
         optimizer = AdamW(count: parameters.count, settings: options.optimizer, decay: decay)
-        evaluator = Evaluator(sharing: model,
-                              charactersPerToken: Evaluator.charactersPerToken(
-                                  vocabulary.tokens, specials: Set(vocabulary.specialTokens.map { Int($0.id) })),
-                              threads: threads)
+        evaluator = Evaluator(sharing: model, vocabulary: vocabulary, threads: threads)
         let digest = Self.digest(corpus.train)
         if resume {
             let saved = try folder.readOptions()
@@ -108,7 +105,7 @@ public final class LanguageModelTrainer {
             // A first resumable state: what a non-finite loss early on rolls back to.
             try folder.saveLast(model, optimizer: optimizer, progress: progress)
         }
-        if resume { try Self.rewriteMetricsLog(history, path: folder.metricsPath) }
+        if resume { try MetricsLog.rewrite(path: folder.metricsPath, history) }
         metrics = try MetricsLog(path: folder.metricsPath)
     }
 
@@ -265,14 +262,6 @@ public final class LanguageModelTrainer {
     private func writeChart() throws {
         let svg = Array(LossChart.svg(history, title: "\((folder.path as NSString).lastPathComponent): loss").utf8)
         try writeAtomically(path: folder.chartPath) { sink in try svg.withUnsafeBytes { try sink($0) } }
-    }
-
-    private static func rewriteMetricsLog(_ history: [Metrics], path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        var bytes: [UInt8] = []
-        for record in history { bytes += Array(try encoder.encode(record)) + [0x0A] }
-        try writeAtomically(path: path) { sink in try bytes.withUnsafeBytes { try sink($0) } }
     }
 
     static func digest(_ ids: [Int32]) -> String {

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// One evaluation or progress record of a training run.
@@ -64,6 +65,16 @@ public final class MetricsLog {
         line.append(0x0A)
         handle.write(line)
         try handle.synchronize()
+    }
+
+    /// Replaces the log atomically with `records` (a resumed run drops what came after its
+    /// checkpoint). Open a `MetricsLog` on the path only afterwards: the rename replaces the file.
+    public static func rewrite(path: String, _ records: [Metrics]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var bytes: [UInt8] = []
+        for record in records { bytes += Array(try encoder.encode(record)) + [0x0A] }
+        try writeAtomically(path: path) { sink in try bytes.withUnsafeBytes { try sink($0) } }
     }
 
     /// Every record of a log file, in order (lines that do not parse are an error naming them).

@@ -74,8 +74,7 @@ public struct TokenCorpus: Sendable {
     /// its bytes, so a line is never split between training and validation.
     static func heldOutStart(_ text: [UInt8], fraction: Double) -> Int {
         let target = Int(Double(text.count) * (1 - fraction))
-        var cut = target
-        while cut > 0 && text[cut - 1] != 0x0A { cut -= 1 }
+        var cut = lineStart(text, atOrBefore: target)
         if cut > 0 { return cut }
         // No line break before the target (one long line): cut at a character boundary.
         cut = max(1, target)
@@ -83,11 +82,18 @@ public struct TokenCorpus: Sendable {
         return cut
     }
 
+    /// The start of the line holding `index` (just after the last line break before it), or
+    /// 0 when there is none.
+    static func lineStart(_ text: [UInt8], atOrBefore index: Int) -> Int {
+        var cut = index
+        while cut > 0 && text[cut - 1] != 0x0A { cut -= 1 }
+        return cut
+    }
+
     static func read(_ source: Source) throws -> [UInt8] {
         var bytes = try readWholeFile(path: source.path)
         if let limit = source.limit, bytes.count > limit {
-            var cut = limit
-            while cut > 0 && bytes[cut - 1] != 0x0A { cut -= 1 }
+            let cut = lineStart(bytes, atOrBefore: limit)
             bytes.removeSubrange((cut > 0 ? cut : limit)...)
         }
         guard !bytes.isEmpty else { throw TrainingError.data("'\(source.path)' is empty") }

@@ -48,24 +48,32 @@ struct Evaluate: ParsableCommand {
             let tokens = try TokenCorpus.tokens(of: TokenCorpus.Source(path: file),
                                                 tokenizer: Tokenizer(vocabulary: vocabulary),
                                                 threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            let evaluator = Evaluator(sharing: model, charactersPerToken: Evaluator.charactersPerToken(
-                vocabulary.tokens, specials: Set(vocabulary.specialTokens.map { Int($0.id) })), threads: threads)
+            let evaluator = Evaluator(sharing: model, vocabulary: vocabulary, threads: threads)
             result = try evaluator.evaluate(tokens, protocol: EvaluationProtocol(rawValue: `protocol`)!,
                                             streams: streams, length: length)
         } catch {
             throw CLIError("\(error)")
         }
+        guard result.tokens > 0, result.characters > 0 else {
+            throw CLIError("'\(file)' is too short to score with --length \(length) (\(`protocol`) protocol)")
+        }
         if json {
-            let fields: [(String, String)] = [
-                ("protocol", "\"\(`protocol`)\""), ("tokens", "\(result.tokens)"), ("characters", "\(result.characters)"),
-                ("nats_per_token", "\(result.natsPerToken)"), ("nats_per_char", "\(result.natsPerCharacter)"),
-                ("bits_per_char", "\(result.bitsPerCharacter)"), ("perplexity", "\(result.perplexity)"),
-            ]
-            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+            try JSONLine.print(Report(protocol: `protocol`, tokens: result.tokens, characters: result.characters,
+                                      natsPerToken: result.natsPerToken, natsPerChar: result.natsPerCharacter,
+                                      bitsPerChar: result.bitsPerCharacter, perplexity: result.perplexity))
         } else {
             print(String(format: "%@: %d tokens, %d characters: %.4f nats/token (perplexity %.2f), %.4f nats/char, %.4f bits/char",
                          `protocol`, result.tokens, result.characters, result.natsPerToken, result.perplexity,
                          result.natsPerCharacter, result.bitsPerCharacter))
+        }
+    }
+
+    struct Report: Encodable {
+        var `protocol`: String, tokens: Int, characters: Int
+        var natsPerToken: Double, natsPerChar: Double, bitsPerChar: Double, perplexity: Double
+        enum CodingKeys: String, CodingKey {
+            case `protocol`, tokens, characters, natsPerToken = "nats_per_token", natsPerChar = "nats_per_char"
+            case bitsPerChar = "bits_per_char", perplexity
         }
     }
 }

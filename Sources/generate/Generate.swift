@@ -97,9 +97,7 @@ struct Generate: ParsableCommand {
                 let record = Record(index: k, prompt: promptText, text: String(decoding: result.text, as: UTF8.self),
                                     promptTokens: result.promptTokens, generatedTokens: result.generatedTokens,
                                     tokensPerSecond: result.tokensPerSecond, stopReason: result.stopReason)
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                out.write(Array(try encoder.encode(record)) + [0x0A])
+                out.write(try JSONLine.bytes(record))
                 out.flush()
             }
             if verbose {

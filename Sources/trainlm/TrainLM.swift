@@ -155,7 +155,7 @@ struct TrainLM: ParsableCommand {
             bar.note(String(format: "step %d, epoch %.2f: train %.4f, validation %.4f nats/token, perplexity %.2f, %.4f bits/char%@",
                             m.step, m.epoch, m.trainLoss ?? .nan, m.validationLoss ?? .nan,
                             m.validationPerplexity ?? .nan, m.validationBitsPerCharacter ?? .nan, best))
-            if json { Self.printJSON(m) }
+            if json { try? JSONLine.print(m) }
         }
         let monitor = InterruptMonitor()
         let outcome: LanguageModelTrainer.Outcome
@@ -181,7 +181,7 @@ struct TrainLM: ParsableCommand {
                                  outcome.rawValue, p.step, p.trainSeconds, Self.compact(summary.trainTokensPerSecond),
                                  p.bestValidationLoss ?? .nan, p.bestStep ?? 0, folder.weightsPath(.best)))
         }
-        if json { Self.printJSON(summary) }
+        if json { try JSONLine.print(summary) }
         if outcome == .interrupted { throw ExitCode(130) }
     }
 
@@ -253,13 +253,6 @@ struct TrainLM: ParsableCommand {
             case bestValidationLoss = "best_validation_loss", bestStep = "best_step"
             case skippedBatches = "skipped_batches", parameters
         }
-    }
-
-    static func printJSON<T: Encodable>(_ value: T) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else { return }
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
     static func compact(_ x: Double) -> String {

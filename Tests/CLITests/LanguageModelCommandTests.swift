@@ -99,6 +99,14 @@ import Testing
         #expect(truncated.status == 1)
         #expect(truncated.stderr.contains("damaged"), "\(truncated.stderr)")
 
+        let tiny = folder.appendingPathComponent("tiny.txt")
+        try "春眠\n".write(to: tiny, atomically: true, encoding: .utf8)
+        let short = try CommandRunner.run("evaluate", ["--run", run, "--checkpoint", "last", "--protocol", "window",
+                                                       "--length", "64", "--json", tiny.path])
+        #expect(short.status == 1)
+        #expect(short.stderr.contains("too short"), "\(short.stderr)")
+        #expect(short.stdout.isEmpty)  // never a JSON line holding nan
+
         let usage = try CommandRunner.run("generate", ["--run", run, "--temperature", "-1"])
         #expect(usage.status == 64)
         let help = try CommandRunner.run("trainlm", ["--help"])
