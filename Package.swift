@@ -34,6 +34,7 @@ let package = Package(
         .executable(name: "trainlm", targets: ["trainlm"]),
         .executable(name: "generate", targets: ["generate"]),
         .executable(name: "evaluate", targets: ["evaluate"]),
+        .executable(name: "classify", targets: ["classify"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -64,7 +65,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TextTests", dependencies: ["Text", "DefaultVocabulary", "TestSupport"]),
         // Runs the built executables; depends on them so they are built first.
-        .testTarget(name: "CLITests", dependencies: ["tokenize", "buildvocab", "trainlm", "generate", "evaluate"]),
+        .testTarget(name: "CLITests", dependencies: ["tokenize", "buildvocab", "trainlm", "generate", "evaluate", "classify"]),
         // Language-model training on the network: data, optimizer, schedule, evaluation, run
         // folders with resumable checkpoints.
         .target(name: "Training", dependencies: ["Kernels", "Network", "Text", "FileSupport", "SafeTensors"],
@@ -79,6 +80,14 @@ let package = Package(
         .executableTarget(name: "generate", dependencies: ["Generation", "Training", "Text", "CLISupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: vectorSettings),
         .executableTarget(name: "evaluate", dependencies: ["Training", "Text", "CLISupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: vectorSettings),
+        // Text classification on the network: labelled data, the pooled classification head,
+        // ULMFiT-style fine-tuning from a language-model run, evaluation reports.
+        .target(name: "Classification", dependencies: ["Network", "Training", "Text", "Kernels", "FileSupport", "SafeTensors"],
+                swiftSettings: vectorSettings),
+        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "Network", "Training", "Text", "Kernels", "TestSupport"],
+                    swiftSettings: vectorSettings),
+        .executableTarget(name: "classify", dependencies: ["Classification", "Training", "Network", "Text", "CLISupport", "DefaultVocabulary",
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: vectorSettings),
         // Numerical kernels (GEMM, activations, losses, normalization); no dependency on Text.
         .target(name: "Kernels", exclude: ["README.md"], swiftSettings: vectorSettings),

@@ -64,13 +64,40 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     /// Runs the sequence x (T, B, I) from `state` and leaves the final (h_T, c_T) in `state`.
     /// The output is `output(cache)` (T, B, H). Allocates nothing.
     func forward(_ cache: Cache, _ x: UnsafePointer<Scalar>, state: State, workspace: GemmWorkspace) {
-        let b = cache.batch, t = cache.steps, h = hidden, g = 4 * hidden, bh = b * h
+        let b = cache.batch, t = cache.steps, g = 4 * hidden
         // The input projection of every time step at once: (T*B, I) x (I, 4H).
         Scalar.gemm(cache.acts, ldc: g, x, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
                     m: t * b, n: g, k: input, alpha: 1, beta: 0, workspace: workspace)
         cache.bias.update(from: bih, count: g)
         Scalar.axpy(cache.bias, alpha: 1, bhh, count: g)
         for r in 0..<(t * b) { Scalar.axpy(cache.acts + r * g, alpha: 1, cache.bias, count: g) }
+        recur(cache, state: state, workspace: workspace)
+    }
+
+    /// `forward` for a first layer whose input is an embedding lookup, without the input
+    /// product: row r of the projection is row ids[r] of `gateTable` (V, 4H), which holds
+    /// embedding W_ih^T + b_ih + b_hh for every token (`makeGateTable`). Inference only.
+    func forward(_ cache: Cache, gateTable: UnsafePointer<Scalar>, ids: UnsafePointer<Int32>, vocabulary: Int,
+                 state: State, workspace: GemmWorkspace) throws {
+        try Scalar.embeddingForward(cache.acts, ids, gateTable, n: cache.steps * cache.batch, c: 4 * hidden,
+                                    v: vocabulary)
+        recur(cache, state: state, workspace: workspace)
+    }
+
+    /// table (V, 4H) = embedding (V, I) W_ih^T + b_ih + b_hh.
+    func makeGateTable(_ table: UnsafeMutablePointer<Scalar>, embedding: UnsafePointer<Scalar>, vocabulary: Int,
+                       workspace: GemmWorkspace) {
+        let g = 4 * hidden
+        table.update(from: bih, count: g)
+        Scalar.axpy(table, alpha: 1, bhh, count: g)
+        for r in 1..<max(1, vocabulary) { (table + r * g).update(from: table, count: g) }
+        Scalar.gemm(table, ldc: g, embedding, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
+                    m: vocabulary, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
+    }
+
+    /// The recurrence over cache.acts, which holds the input projection plus biases.
+    private func recur(_ cache: Cache, state: State, workspace: GemmWorkspace) {
+        let b = cache.batch, t = cache.steps, h = hidden, g = 4 * hidden, bh = b * h
         cache.h.update(from: state.h, count: bh)
         cache.c.update(from: state.c, count: bh)
         for s in 0..<t {

@@ -15,7 +15,9 @@ import Kernels
 /// Memory: parameters and gradients live in `parameters` (one arena each). The first forward
 /// with a given (B, T) sizes one arena for all activations, one for the backward's scratch and
 /// one for the recurrent state; every later forward and backward with the same (B, T)
-/// allocates nothing. A different (B, T) builds new arenas and resets the training state.
+/// allocates nothing. A different (B, T) builds new arenas and resets the training state
+/// (unless `retainedShapes` keeps the earlier shape's buffers and state for when it returns).
+/// `forwardFeatures` builds its arenas without the output head's (N, V) logits.
 /// Decoding has its own arena, sized for max_sequence_length on the first `step`.
 ///
 /// Activations are time-major: row t*B + b. `logits` is (T, B, V).
@@ -24,8 +26,16 @@ public final class Model<Scalar: NetworkScalar> {
     public let config: ModelConfig
     /// Parameters and their gradients.
     public let parameters: ParameterStore<Scalar>
-    /// Dropout is applied only while `training` is true (and `config.dropout > 0`).
-    public var training = true
+    /// Dropout is applied only while `training` is true (and `config.dropout > 0`). Setting it
+    /// to true drops the inference gate table (`prepareForInference`).
+    public var training = true {
+        didSet {
+            if training, let table = gateTable {
+                table.deallocate()
+                gateTable = nil
+            }
+        }
+    }
     /// Dropout masks are a function of (dropoutSeed, site, forwardCount): reproducible runs.
     public var dropoutSeed: UInt64
     /// Training forwards run so far; advances the dropout masks. Settable to replay a mask.
@@ -36,7 +46,13 @@ public final class Model<Scalar: NetworkScalar> {
     private let layers: [AnyLayer]
     private let head: OutputHead<Scalar>
     private var run: Run?
+    private var retained: [Run] = []
+    /// How many (B, T) shapes keep their buffers (see "Memory" above); 1 by default. A
+    /// classifier that pads its batches to a few lengths raises it.
+    public var retainedShapes = 1
     private var decoder: Decoder?
+    /// (V, 4H): the first LSTM layer's input projection of every token, when prepared.
+    private var gateTable: UnsafeMutableBufferPointer<Scalar>?
 
     private enum AnyLayer {
         case lstm(LSTMLayer<Scalar>)
@@ -63,6 +79,8 @@ public final class Model<Scalar: NetworkScalar> {
         training = false
     }
 
+    deinit { gateTable?.deallocate() }
+
     private init(config: ModelConfig, parameters store: ParameterStore<Scalar>, dropoutSeed: UInt64,
                  threads: Int?) {
         self.config = config
@@ -87,6 +105,8 @@ public final class Model<Scalar: NetworkScalar> {
                           width: config.width(before: config.layers.count))
     }
 
+    private enum BackwardStart { case none, loss, features }
+
     private var hasAttention: Bool {
         config.layers.contains { if case .attention = $0 { true } else { false } }
     }
@@ -96,6 +116,8 @@ public final class Model<Scalar: NetworkScalar> {
     /// Buffers of one (B, T) forward/backward.
     private final class Run {
         let batch: Int, steps: Int
+        /// Whether the output head's buffers exist: `forwardFeatures` runs without them.
+        let hasHead: Bool
         let acts: Arena<Scalar>, grads: Arena<Scalar>, state: Arena<Scalar>
         let ids: UnsafeMutableBufferPointer<Int32>      // (T, B)
         let targets: UnsafeMutableBufferPointer<Int32>  // (T, B)
@@ -107,13 +129,15 @@ public final class Model<Scalar: NetworkScalar> {
         let headCache: OutputHead<Scalar>.Cache
         let dA: UnsafeMutablePointer<Scalar>, dB: UnsafeMutablePointer<Scalar>  // (T, B, max width)
         var inputs: [UnsafeMutablePointer<Scalar>]      // what layer k (and the head, k = L) read
-        var canBackward = false
+        /// What the last forward ended with: the backward starts there.
+        var backwardFrom: BackwardStart = .none
         var droppedOut = false
         var dropoutStep: UInt64 = 0
 
-        init(model: Model, batch: Int, steps: Int) {
+        init(model: Model, batch: Int, steps: Int, withHead: Bool) {
             self.batch = batch
             self.steps = steps
+            hasHead = withHead
             let n = batch * steps
             let widths = (0...model.layers.count).map { model.config.width(before: $0) }
             let maxWidth = max(widths.max()!, model.config.embeddingSize)
@@ -128,7 +152,7 @@ public final class Model<Scalar: NetworkScalar> {
                      if case let .attention(l) = layer { return l.makeCache(acts: a, grads: a, batch: batch, steps: steps) }
                      return nil
                  },
-                 model.head.makeCache(acts: a, grads: a, rows: n))
+                 model.head.makeCache(acts: a, grads: a, rows: withHead ? n : 0))
             }
             let (gradsArena, (dA, dB)) = Arena<Scalar>.build { g in (g.take(n * maxWidth), g.take(n * maxWidth)) }
             let (stateArena, states) = Arena<Scalar>.build { s in
@@ -163,34 +187,76 @@ public final class Model<Scalar: NetworkScalar> {
     // unspecialized body would reach every primitive through the protocol witness table.
     @_specialize(exported: true, where Scalar == Float)
     public func forward(tokens: [Int32], targets: [Int32], batch: Int, steps: Int) throws -> Scalar {
-        guard batch >= 1, steps >= 1, tokens.count == batch * steps, targets.count == batch * steps else {
+        guard targets.count == batch * steps else {
             throw NetworkError.shapeMismatch(
-                "forward: B=\(batch) T=\(steps) needs \(batch * steps) tokens and targets, got \(tokens.count) and \(targets.count)")
+                "forward: B=\(batch) T=\(steps) needs \(batch * steps) targets, got \(targets.count)")
+        }
+        let run = try start(tokens: tokens, batch: batch, steps: steps, withHead: true)
+        for b in 0..<batch {
+            for t in 0..<steps { run.targets[t * batch + b] = targets[b * steps + t] }
+        }
+        let x = try runLayers(run)
+        head.forward(run.headCache, x, workspace: workspace)
+        let loss = try head.loss(run.headCache, run.targets.baseAddress!)
+        run.backwardFrom = .loss
+        return loss
+    }
+
+    /// Runs the embedding and the layers, without the output head, on B sequences of T tokens
+    /// from a zero state (every sequence starts afresh: classification) and returns the last
+    /// layer's output (T, B, C), time-major, after its dropout when training. Valid until the
+    /// next forward; `backward(featureGradient:lowestGroup:)` may follow.
+    @_specialize(exported: true, where Scalar == Float)
+    public func forwardFeatures(tokens: [Int32], batch: Int, steps: Int) throws -> UnsafePointer<Scalar> {
+        let run = try start(tokens: tokens, batch: batch, steps: steps, withHead: false)
+        run.state.zero()
+        let x = try runLayers(run)
+        run.backwardFrom = .features
+        return UnsafePointer(x)
+    }
+
+    /// Checks the shape, builds or reuses the buffers and copies the ids in, time-major.
+    private func start(tokens: [Int32], batch: Int, steps: Int, withHead: Bool) throws -> Run {
+        guard batch >= 1, steps >= 1, tokens.count == batch * steps else {
+            throw NetworkError.shapeMismatch(
+                "forward: B=\(batch) T=\(steps) needs \(batch * steps) tokens, got \(tokens.count)")
         }
         if hasAttention && steps > config.maxSequenceLength {
             throw NetworkError.sequenceTooLong(length: steps, limit: config.maxSequenceLength)
         }
-        let run = run(batch: batch, steps: steps)
-        run.canBackward = false
-        let n = batch * steps
+        let run = run(batch: batch, steps: steps, withHead: withHead)
+        run.backwardFrom = .none
         for b in 0..<batch {
-            for t in 0..<steps {
-                run.ids[t * batch + b] = tokens[b * steps + t]
-                run.targets[t * batch + b] = targets[b * steps + t]
-            }
+            for t in 0..<steps { run.ids[t * batch + b] = tokens[b * steps + t] }
         }
+        return run
+    }
+
+    /// Embedding -> dropout -> [layer -> dropout]*; returns what the head reads.
+    private func runLayers(_ run: Run) throws -> UnsafeMutablePointer<Scalar> {
+        let n = run.batch * run.steps
         let dropout = training && config.dropout > 0
         run.droppedOut = dropout
         run.dropoutStep = forwardCount
         if training { forwardCount &+= 1 }
 
-        try embedding.forward(run.embedded, run.ids.baseAddress!, n: n)
-        var x = try dropoutForward(run, site: 0, run.embedded, width: config.embeddingSize)
+        var x = run.embedded
+        let tableReady = gateTable != nil && !training
+        if !tableReady {
+            try embedding.forward(run.embedded, run.ids.baseAddress!, n: n)
+            x = try dropoutForward(run, site: 0, run.embedded, width: config.embeddingSize)
+        }
         for k in 0..<layers.count {
             run.inputs[k] = x
             switch layers[k] {
             case let .lstm(layer):
-                layer.forward(run.lstmCaches[k]!, x, state: run.lstmStates[k]!, workspace: workspace)
+                if k == 0, tableReady, let gateTable {
+                    try layer.forward(run.lstmCaches[k]!, gateTable: gateTable.baseAddress!,
+                                      ids: run.ids.baseAddress!, vocabulary: config.vocabularySize,
+                                      state: run.lstmStates[k]!, workspace: workspace)
+                } else {
+                    layer.forward(run.lstmCaches[k]!, x, state: run.lstmStates[k]!, workspace: workspace)
+                }
                 x = layer.output(run.lstmCaches[k]!)
             case let .attention(layer):
                 layer.forward(run.attentionCaches[k]!, x, workspace: workspace)
@@ -199,21 +265,50 @@ public final class Model<Scalar: NetworkScalar> {
             x = try dropoutForward(run, site: k + 1, x, width: config.width(before: k + 1))
         }
         run.inputs[layers.count] = x
-        head.forward(run.headCache, x, workspace: workspace)
-        let loss = try head.loss(run.headCache, run.targets.baseAddress!)
-        run.canBackward = true
-        return loss
+        return x
     }
 
     /// Accumulates the gradient of the last `forward`'s loss into `parameters.gradients`.
     /// Throws `NetworkError.noForward` if there was no successful forward since the last reset.
     @_specialize(exported: true, where Scalar == Float)
     public func backward() throws {
-        guard let run, run.canBackward else { throw NetworkError.noForward }
+        guard let run, run.backwardFrom == .loss else { throw NetworkError.noForward }
+        head.backward(run.dA, run.headCache, run.inputs[layers.count], workspace: workspace)
+        try backwardLayers(run, lowestGroup: 0)
+    }
+
+    /// Accumulates into `parameters.gradients` the gradient of a loss whose gradient with respect
+    /// to the last `forwardFeatures` output is `featureGradient` (T, B, C). Parameter groups are
+    /// numbered bottom up: 0 the embedding, k + 1 layer k; the backward stops below
+    /// `lowestGroup`, so frozen lower groups cost nothing and receive no gradient.
+    @_specialize(exported: true, where Scalar == Float)
+    public func backward(featureGradient: UnsafePointer<Scalar>, lowestGroup: Int = 0) throws {
+        guard let run, run.backwardFrom == .features else { throw NetworkError.noForward }
+        run.dA.update(from: featureGradient, count: run.batch * run.steps * config.width(before: layers.count))
+        try backwardLayers(run, lowestGroup: lowestGroup)
+    }
+
+    /// Parameter groups: the embedding and one per layer (see `backward(featureGradient:)`).
+    public var groupCount: Int { layers.count + 1 }
+
+    /// The tensors of parameter group g (0: the embedding, k + 1: layer k).
+    public func tensors(inGroup g: Int) -> [ParameterTensor] {
+        let prefix: String
+        if g == 0 {
+            prefix = "embedding."
+        } else if case .lstm = config.layers[g - 1] {
+            prefix = "lstm\(g - 1)."
+        } else {
+            prefix = "attn\(g - 1)."
+        }
+        return parameters.tensors.filter { $0.name.hasPrefix(prefix) }
+    }
+
+    /// Backward from run.dA (the gradient of the head's input) through the layers.
+    private func backwardLayers(_ run: Run, lowestGroup: Int) throws {
         let n = run.batch * run.steps
         var dout = run.dA, dx = run.dB
-        head.backward(dout, run.headCache, run.inputs[layers.count], workspace: workspace)
-        for k in stride(from: layers.count - 1, through: 0, by: -1) {
+        for k in stride(from: layers.count - 1, through: 0, by: -1) where k + 1 >= lowestGroup {
             try dropoutBackward(run, site: k + 1, dout, width: config.width(before: k + 1))
             switch layers[k] {
             case let .lstm(layer):
@@ -223,20 +318,37 @@ public final class Model<Scalar: NetworkScalar> {
             }
             swap(&dout, &dx)
         }
+        guard lowestGroup == 0 else { return }
         try dropoutBackward(run, site: 0, dout, width: config.embeddingSize)
         try embedding.backward(dout, run.ids.baseAddress!, n: n)
     }
 
+    /// Inference speed-up for a first LSTM layer: precomputes its input projection of every
+    /// token (V x 4H scalars), so that `forwardFeatures` and `forward` read a row per token
+    /// instead of multiplying. A snapshot of the current weights: call again after changing
+    /// them; setting `training` to true discards it. Does nothing unless layer 0 is an LSTM.
+    public func prepareForInference() {
+        training = false
+        guard case let .lstm(layer)? = layers.first else { return }
+        let size = config.vocabularySize * 4 * layer.hidden
+        if gateTable?.count != size {
+            gateTable?.deallocate()
+            gateTable = .allocate(capacity: size)
+        }
+        layer.makeGateTable(gateTable!.baseAddress!, embedding: parameters.value("embedding.weight"),
+                            vocabulary: config.vocabularySize, workspace: workspace)
+    }
+
     /// The logits of the last `forward`: (T, B, V), time-major (row t*B + b); empty before.
     public var logits: UnsafeBufferPointer<Scalar> {
-        guard let run else { return UnsafeBufferPointer(start: nil, count: 0) }
+        guard let run, run.hasHead else { return UnsafeBufferPointer(start: nil, count: 0) }
         return UnsafeBufferPointer(start: run.headCache.logits,
                                    count: run.batch * run.steps * config.vocabularySize)
     }
 
     /// Zeroes the recurrent state of training and decoding and empties the KV cache.
     public func resetState() {
-        run?.state.zero()
+        for kept in retained { kept.state.zero() }
         if let decoder {
             decoder.state.zero()
             decoder.position = 0
@@ -250,7 +362,7 @@ public final class Model<Scalar: NetworkScalar> {
 
     /// Restores a `carriedState` saved from batches of (batch, steps).
     public func restoreCarriedState(_ values: [Scalar], batch: Int, steps: Int) throws {
-        let state = run(batch: batch, steps: steps).state.contents
+        let state = run(batch: batch, steps: steps, withHead: true).state.contents
         guard values.count == state.count else {
             throw NetworkError.shapeMismatch("carried state has \(values.count) values, the model needs \(state.count)")
         }
@@ -258,9 +370,19 @@ public final class Model<Scalar: NetworkScalar> {
     }
 
     /// The buffers for (batch, steps), built on first use or when the shape changes.
-    private func run(batch: Int, steps: Int) -> Run {
-        if let run, run.batch == batch, run.steps == steps { return run }
-        let fresh = Run(model: self, batch: batch, steps: steps)
+    /// With `retainedShapes` above 1, up to that many shapes keep their buffers (and their
+    /// own recurrent state) for reuse, the least recently used dropped first.
+    private func run(batch: Int, steps: Int, withHead: Bool) -> Run {
+        if let run, run.batch == batch, run.steps == steps, run.hasHead || !withHead { return run }
+        if let i = retained.firstIndex(where: { $0.batch == batch && $0.steps == steps && ($0.hasHead || !withHead) }) {
+            let found = retained.remove(at: i)
+            retained.append(found)
+            run = found
+            return found
+        }
+        let fresh = Run(model: self, batch: batch, steps: steps, withHead: withHead)
+        retained.append(fresh)
+        if retained.count > max(1, retainedShapes) { retained.removeFirst() }
         run = fresh
         return fresh
     }

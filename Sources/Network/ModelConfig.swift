@@ -1,3 +1,5 @@
+import Foundation
+
 /// The blueprint of a model: vocabulary, embedding, the stack of layers, dropout, weight tying
 /// and the attention context length. Stored as JSON with snake_case keys:
 ///
@@ -77,6 +79,18 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.dropout = dropout
         self.tieEmbeddings = tieEmbeddings
         self.maxSequenceLength = maxSequenceLength
+    }
+
+    /// The stack described by a comma-separated list of layer types, bottom first ("lstm",
+    /// "attention" or "attn"), each LSTM of `hidden` units and each attention of `heads` heads.
+    public static func layers(_ list: String, hidden: Int, heads: Int) throws -> [Layer] {
+        try list.split(separator: ",").map { name in
+            switch name.trimmingCharacters(in: .whitespaces) {
+            case "lstm": return .lstm(hidden: hidden)
+            case "attention", "attn": return .attention(heads: heads)
+            default: throw NetworkError.invalidConfig("unknown layer type '\(name)' (lstm or attention)")
+            }
+        }
     }
 
     /// Input width of layer k (k == layers.count gives the output head's input width C).

@@ -80,13 +80,13 @@ extension NetworkScalar {
     }
 
     /// dbias[j] += sum over rows of x[r, j]: the gradient of a bias added to every row.
-    static func addColumnSums(_ dbias: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>,
+    public static func addColumnSums(_ dbias: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>,
                               rows: Int, cols: Int) {
         for r in 0..<rows { axpy(dbias, alpha: 1, x + r * cols, count: cols) }
     }
 
     /// Every row of out (rows, cols) set to bias (cols).
-    static func broadcastRows(_ out: UnsafeMutablePointer<Self>, _ bias: UnsafePointer<Self>,
+    public static func broadcastRows(_ out: UnsafeMutablePointer<Self>, _ bias: UnsafePointer<Self>,
                               rows: Int, cols: Int) {
         for r in 0..<rows { (out + r * cols).update(from: bias, count: cols) }
     }

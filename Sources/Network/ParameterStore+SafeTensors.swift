@@ -21,8 +21,9 @@ extension ParameterStore where Scalar == Float {
     /// Replaces every parameter with the tensor of the same name in `file`. Refuses, with
     /// the tensor's name, a missing or unexpected tensor, a wrong shape, a dtype that is
     /// not a float, and a value that is not finite; nothing is changed unless all pass.
-    public func load(from file: SafeTensorsFile) throws {
-        let expected = Set(tensors.map(\.name))
+    /// Tensors named in `others` may be in the file too (a classifier's head, say).
+    public func load(from file: SafeTensorsFile, others: Set<String> = []) throws {
+        let expected = Set(tensors.map(\.name)).union(others)
         if let extra = file.tensors.first(where: { !expected.contains($0.name) }) {
             throw NetworkError.shapeMismatch("the file has a tensor '\(extra.name)' that this model does not")
         }

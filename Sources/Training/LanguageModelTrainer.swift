@@ -3,6 +3,7 @@ import FileSupport
 import Foundation
 import Kernels
 import Network
+import SafeTensors
 import Text
 
 /// Trains a next-token model on a `TokenCorpus` and keeps its run folder up to date:
@@ -95,6 +96,7 @@ public final class LanguageModelTrainer {
             guard !folder.exists else {
                 throw TrainingError.data("'\(folder.path)' already holds a run (resume it with --resume, or choose another folder)")
             }
+            if let initial = options.initialWeights { try Self.load(initial, into: model) }
             try folder.create()
             try folder.writeVocabulary(vocabulary)
             try folder.writeOptions(options)
@@ -107,6 +109,15 @@ public final class LanguageModelTrainer {
         }
         if resume { try MetricsLog.rewrite(path: folder.metricsPath, history) }
         metrics = try MetricsLog(path: folder.metricsPath)
+    }
+
+    /// Starts a fine-tuning run from a trained model's weights.
+    private static func load(_ path: String, into model: Model<Float>) throws {
+        do {
+            try model.parameters.load(from: SafeTensorsFile(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw TrainingError.mismatch("the initial weights '\(path)' do not fit the model: \(error)")
+        }
     }
 
     /// Trains until the schedule, early stopping or the time budget ends the run, or

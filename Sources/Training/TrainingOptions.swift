@@ -33,6 +33,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var patience: Int? = 3
     /// Streams of the validation evaluation (the stream protocol, T tokens per chunk).
     public var evaluationStreams = 16
+    /// Weights (a safetensors file of a model configured as `model`) that a new run starts
+    /// from instead of a random initialization: fine-tuning a trained model on other text.
+    public var initialWeights: String?
 
     public init(train: [TokenCorpus.Source], model: ModelConfig) {
         self.train = train
@@ -45,6 +48,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case maxSteps = "max_steps", timeBudget = "time_budget", learningRate = "learning_rate"
         case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps", optimizer, clip, seed
         case evaluateEvery = "evaluate_every", patience, evaluationStreams = "evaluation_streams"
+        case initialWeights = "initial_weights"
     }
 
     /// Throws `TrainingError.data` naming the first setting out of range.

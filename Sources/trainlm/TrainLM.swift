@@ -210,13 +210,9 @@ struct TrainLM: ParsableCommand {
                 throw CLIError("cannot use vocabulary '\(path)': \(error)")
             }
         }
-        var layerList: [ModelConfig.Layer] = []
-        for name in layers.split(separator: ",") {
-            switch name.trimmingCharacters(in: .whitespaces) {
-            case "lstm": layerList.append(.lstm(hidden: hidden))
-            case "attention", "attn": layerList.append(.attention(heads: heads))
-            default: throw ValidationError("--layers: unknown layer type '\(name)' (lstm or attention)")
-            }
+        let layerList: [ModelConfig.Layer]
+        do { layerList = try ModelConfig.layers(layers, hidden: hidden, heads: heads) } catch {
+            throw ValidationError("--layers: \(error)")
         }
         let model = ModelConfig(vocabularySize: vocabulary.count, embeddingSize: embedding, layers: layerList,
                                 dropout: dropout, tieEmbeddings: tie, maxSequenceLength: max(context, seq))

@@ -1,0 +1,92 @@
+import FileSupport
+import Foundation
+import Network
+import SafeTensors
+import Text
+
+/// A trained classifier on disk. Every file is written atomically (temporary file + rename):
+///
+/// | File | What |
+/// |---|---|
+/// | `classifier.json` | the `ClassifierSpec`: labels, encoder configuration, token limit |
+/// | `vocab.vocab` | the vocabulary the encoder's ids refer to |
+/// | `model.safetensors` | encoder weights with PyTorch's names (see `ParameterStore`) plus `classifier.weight` (K, 3C) and `classifier.bias` (K); the spec in the metadata |
+/// | `metrics.jsonl` | one record per validation during training |
+public struct ClassifierFolder: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+    public var specPath: String { file("classifier.json") }
+    public var vocabularyPath: String { file("vocab.vocab") }
+    public var weightsPath: String { file("model.safetensors") }
+    public var metricsPath: String { file("metrics.jsonl") }
+
+    /// Writes the spec, the vocabulary and the weights (the weights last: a folder whose
+    /// model.safetensors exists is complete).
+    public func save(_ classifier: Classifier) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw ClassificationError.model("cannot create '\(path)': \(error.localizedDescription)")
+        }
+        let spec = try Self.json(classifier.spec)
+        try writeAtomically(path: specPath) { sink in
+            try Array((spec + "\n").utf8).withUnsafeBytes { try sink($0) }
+        }
+        try VocabularyFile.write(classifier.tokenizer.vocabulary, to: vocabularyPath)
+        let head = classifier.head
+        let headTensors = head.tensors.map { t in
+            NamedTensor(t.name, shape: t.shape, Array(head.values[t.range]))
+        }
+        try writeSafeTensors(classifier.model.parameters.namedTensors() + headTensors,
+                             metadata: ["format": "bilingual-classifier", "classifier": spec],
+                             to: URL(fileURLWithPath: weightsPath))
+    }
+
+    /// Loads the classifier, refusing with the reason a missing folder or file, a damaged or
+    /// truncated file, and weights that do not match the spec or the vocabulary.
+    public func load(threads: Int?) throws -> Classifier {
+        guard FileManager.default.fileExists(atPath: specPath) else {
+            throw ClassificationError.model("'\(path)' is not a classifier folder (no classifier.json); train one with `classify train`")
+        }
+        let spec: ClassifierSpec
+        do {
+            spec = try JSONDecoder().decode(ClassifierSpec.self, from: Data(try readWholeFile(path: specPath)))
+            try spec.model.validate()
+        } catch {
+            throw ClassificationError.model("'\(specPath)' is damaged: \(error)")
+        }
+        let vocabulary: Vocabulary
+        do { vocabulary = try VocabularyFile.read(path: vocabularyPath) } catch {
+            throw ClassificationError.model("the classifier's vocabulary '\(vocabularyPath)' is missing or damaged: \(error)")
+        }
+        let file: SafeTensorsFile
+        do { file = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: weightsPath)) } catch {
+            throw ClassificationError.model("the classifier's weights '\(weightsPath)' are missing or damaged: \(error)")
+        }
+        let model = try Model<Float>(config: spec.model, seed: 0, threads: threads)
+        let classifier = try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: 0)
+        let head = classifier.head
+        do {
+            try model.parameters.load(from: file, others: Set(head.tensors.map(\.name)))
+            for t in head.tensors {
+                guard let info = file.info(t.name), info.shape == t.shape else {
+                    throw ClassificationError.model("no tensor '\(t.name)' of shape \(t.shape)")
+                }
+                let values = try file.floats(t.name, requireFinite: true)
+                _ = UnsafeMutableBufferPointer(rebasing: head.values[t.range]).update(fromContentsOf: values)
+            }
+        } catch {
+            throw ClassificationError.model("'\(weightsPath)' does not fit the classifier: \(error)")
+        }
+        return classifier
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}

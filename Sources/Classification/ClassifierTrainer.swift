@@ -1,0 +1,337 @@
+import Dispatch
+import FileSupport
+import Foundation
+import Kernels
+import Network
+import Training
+
+/// Fine-tunes a `Classifier` on labelled texts, ULMFiT-style when its encoder comes from a
+/// language model: gradual unfreezing (the head first, then one parameter group more per
+/// stage, top down), discriminative learning rates (each group below the head at the rate of
+/// the one above / `layerFactor`), class-weighted cross-entropy, warm-up then cosine decay,
+/// gradient clipping, AdamW with a moment buffer per group. It validates every epoch (and
+/// every `evaluateEvery` steps), keeps the weights of the best validation macro F1, writes
+/// them to the folder, logs every validation to `metrics.jsonl`, and stops after `patience`
+/// validations without improvement.
+///
+/// Batches hold texts of similar length (sorted within shuffled pools of 50 batches), so
+/// padding costs little. A non-finite loss or gradient skips the step and halves the rate;
+/// ten in a row stop the run. Repeatable: the same data, options and thread count give the
+/// same weights bit for bit.
+public final class ClassifierTrainer {
+    public let classifier: Classifier
+    public let options: ClassifierTrainingOptions
+    public let folder: ClassifierFolder
+    /// Whether the encoder is pretrained (gradual unfreezing and discriminative rates apply).
+    public let pretrained: Bool
+    public let stepsPerEpoch: Int
+    public let totalSteps: Int
+    public let classWeights: [Double]
+    public private(set) var records: [ClassifierMetrics] = []
+    public private(set) var best: ClassifierMetrics?
+
+    /// Called after every step.
+    public var onStep: ((StepReport) -> Void)?
+    /// Called after every validation.
+    public var onEvaluation: ((ClassifierMetrics) -> Void)?
+
+    public struct StepReport: Sendable {
+        public var step: Int, totalSteps: Int, epoch: Double, loss: Double, textsPerSecond: Double
+    }
+
+    public enum Outcome: String, Sendable { case finished, earlyStopped = "early-stopped", interrupted }
+
+    private let train: [Encoded]
+    private let validation: [Encoded]
+    private let groups: [Group]
+    private let headOptimizer: AdamW
+    private var rng: SplitMix64
+    private var snapshot: (encoder: [Float], head: [Float])
+
+    struct Encoded {
+        let ids: [Int32]
+        let label: Int
+    }
+
+    /// A parameter group of the encoder: its slice of the parameter buffer and its optimizer.
+    private struct Group {
+        let range: Range<Int>
+        let optimizer: AdamW
+    }
+
+    /// Tokenizes the data; refuses a validation label the training data lacks.
+    public init(classifier: Classifier, train: [LabelledExample], validation: [LabelledExample],
+                options: ClassifierTrainingOptions, folder: ClassifierFolder, pretrained: Bool) throws {
+        try options.validate()
+        self.classifier = classifier
+        self.options = options
+        self.folder = folder
+        self.pretrained = pretrained
+        let index = Dictionary(uniqueKeysWithValues: classifier.labels.enumerated().map { ($1, $0) })
+        func encode(_ examples: [LabelledExample], _ what: String) throws -> [Encoded] {
+            try examples.map { example in
+                guard let label = index[example.label] else {
+                    throw ClassificationError.data("the \(what) data has the label '\(example.label)', which the training data does not (labels: \(classifier.labels.joined(separator: ", ")))")
+                }
+                return Encoded(ids: try classifier.tokens(example.text), label: label)
+            }
+        }
+        self.train = try encode(train, "training")
+        self.validation = try encode(validation, "validation")
+        guard !self.train.isEmpty, !self.validation.isEmpty else {
+            throw ClassificationError.data("training and validation data must both hold examples")
+        }
+        var counts = [Int](repeating: 0, count: classifier.labels.count)
+        for example in self.train { counts[example.label] += 1 }
+        if let missing = counts.firstIndex(of: 0) {
+            throw ClassificationError.data("the training data has no example of '\(classifier.labels[missing])'")
+        }
+        let n = Double(self.train.count), k = Double(counts.count)
+        classWeights = options.balanceClasses ? counts.map { n / (k * Double($0)) } : counts.map { _ in 1 }
+        stepsPerEpoch = (self.train.count + options.batch - 1) / options.batch
+        totalSteps = stepsPerEpoch * options.epochs
+
+        let model = classifier.model
+        var settings = AdamW.Settings()
+        settings.weightDecay = options.weightDecay
+        groups = (0..<model.groupCount).map { g in
+            let tensors = model.tensors(inGroup: g)
+            let range = tensors.map(\.offset).min()!..<tensors.map { $0.offset + $0.count }.max()!
+            // Matrices take weight decay; biases, norms and the embedding table do not.
+            let decay = tensors.filter { $0.shape.count > 1 && g > 0 }
+                .map { ($0.offset - range.lowerBound)..<($0.offset - range.lowerBound + $0.count) }
+            return Group(range: range, optimizer: AdamW(count: range.count, settings: settings, decay: decay))
+        }
+        let head = classifier.head
+        headOptimizer = AdamW(count: head.values.count, settings: settings, decay: [head.tensors[0].range])
+        rng = SplitMix64(seed: options.seed)
+        snapshot = (Array(model.parameters.values), Array(head.values))
+    }
+
+    /// The lowest parameter group that trains in `epoch` (0-based): `groupCount` means none
+    /// (the head alone).
+    public func lowestTrainableGroup(epoch: Int) -> Int {
+        let g = classifier.model.groupCount
+        guard pretrained, options.unfreezeEpochs > 0 else { return 0 }
+        return max(0, g - epoch / options.unfreezeEpochs)
+    }
+
+    /// The head's rate at `step` (warm-up, then cosine to a tenth).
+    public func learningRate(at step: Int) -> Float {
+        let warmup = max(1, Int(Float(totalSteps) * options.warmupFraction))
+        let schedule = LearningRateSchedule(peak: options.learningRate, floor: options.learningRate / 10,
+                                            warmupSteps: warmup, totalSteps: totalSteps)
+        return schedule.rate(at: step)
+    }
+
+    /// Trains until the last epoch, early stopping or `shouldStop` (checked after every step).
+    /// The classifier ends with the best weights, which are also in the folder.
+    public func run(shouldStop: () -> Bool = { false }) throws -> Outcome {
+        let model = classifier.model, head = classifier.head
+        var step = 0, skippedInARow = 0, rateScale: Float = 1
+        var lossSum = 0.0, lossCount = 0, sinceBest = 0
+        var windowStart = DispatchTime.now().uptimeNanoseconds, windowTexts = 0, rate = 0.0
+        var outcome = Outcome.finished
+        let started = DispatchTime.now().uptimeNanoseconds
+        var trainSeconds = 0.0
+        training: for epoch in 0..<options.epochs {
+            let lowest = lowestTrainableGroup(epoch: epoch)
+            for batch in batches() {
+                let stepStart = DispatchTime.now().uptimeNanoseconds
+                model.training = true
+                model.parameters.zeroGradients()
+                head.gradients.update(repeating: 0)
+                _ = try classifier.forward(batch.map { train[$0].ids })
+                let loss = head.loss(labels: batch.map { train[$0].label }, classWeights: classWeights)
+                let dfeatures = head.backward()
+                if lowest < model.groupCount {
+                    try model.backward(featureGradient: dfeatures, lowestGroup: lowest)
+                }
+                let norm = clip(from: lowest)
+                if loss.isFinite && norm.isFinite {
+                    skippedInARow = 0
+                    let lr = learningRate(at: step) * rateScale
+                    headOptimizer.update(head.values, UnsafeBufferPointer(head.gradients), lr: lr)
+                    for g in lowest..<groups.count {
+                        let range = groups[g].range
+                        let groupRate = pretrained ? lr / pow(options.layerFactor, Float(groups.count - g)) : lr
+                        groups[g].optimizer.update(UnsafeMutableBufferPointer(rebasing: model.parameters.values[range]),
+                                                   UnsafeBufferPointer(rebasing: model.parameters.gradients[range]),
+                                                   lr: groupRate)
+                    }
+                    lossSum += loss
+                    lossCount += 1
+                } else {
+                    skippedInARow += 1
+                    rateScale /= 2
+                    if skippedInARow >= 10 {
+                        restoreSnapshot()
+                        throw ClassificationError.data("the loss stayed non-finite for 10 steps in a row (step \(step)); lower --lr")
+                    }
+                }
+                step += 1
+                trainSeconds += Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+                windowTexts += batch.count
+                let now = DispatchTime.now().uptimeNanoseconds
+                if now - windowStart > 1_000_000_000 {
+                    rate = Double(windowTexts) / (Double(now - windowStart) / 1e9)
+                    windowStart = now
+                    windowTexts = 0
+                }
+                onStep?(StepReport(step: step, totalSteps: totalSteps, epoch: Double(step) / Double(stepsPerEpoch),
+                                   loss: lossCount > 0 ? lossSum / Double(lossCount) : .nan, textsPerSecond: rate))
+                let endOfEpoch = step % stepsPerEpoch == 0
+                if endOfEpoch || options.evaluateEvery.map({ step % $0 == 0 }) == true {
+                    let improved = try evaluate(step: step, epoch: Double(step) / Double(stepsPerEpoch),
+                                                trainLoss: lossCount > 0 ? lossSum / Double(lossCount) : nil,
+                                                lowest: lowest, trainSeconds: trainSeconds,
+                                                seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                    lossSum = 0
+                    lossCount = 0
+                    sinceBest = improved ? 0 : sinceBest + 1
+                    if sinceBest >= options.patience {
+                        outcome = .earlyStopped
+                        break training
+                    }
+                }
+                if shouldStop() {
+                    outcome = .interrupted
+                    break training
+                }
+            }
+        }
+        restoreSnapshot()
+        return outcome
+    }
+
+    /// Validates, logs, and keeps (in memory and in the folder) weights that improve the
+    /// best macro F1 (ties: lower loss). Returns whether they did.
+    private func evaluate(step: Int, epoch: Double, trainLoss: Double?, lowest: Int, trainSeconds: Double,
+                          seconds: Double) throws -> Bool {
+        let probabilities = try classifier.probabilities(validation.map(\.ids))
+        let gold = validation.map(\.label)
+        let predicted = probabilities.map { p in p.indices.max { p[$0] < p[$1] }! }
+        let report = ClassificationReport(labels: classifier.labels, gold: gold, predicted: predicted)
+        var loss = 0.0
+        for (p, y) in zip(probabilities, gold) { loss -= log(max(Double(p[y]), 1e-12)) }
+        loss /= Double(gold.count)
+        var record = ClassifierMetrics(step: step, epoch: epoch, trainLoss: trainLoss, validationLoss: loss,
+                                       accuracy: report.accuracy, macroF1: report.macroF1,
+                                       f1: Dictionary(uniqueKeysWithValues: report.classes.map { ($0.label, $0.f1) }),
+                                       learningRate: learningRate(at: max(0, step - 1)),
+                                       trainableGroups: classifier.model.groupCount - lowest,
+                                       trainSeconds: trainSeconds, seconds: seconds)
+        let improved = best.map { record.macroF1 > $0.macroF1 || (record.macroF1 == $0.macroF1 && loss < $0.validationLoss) } ?? true
+        record.best = improved
+        if improved {
+            best = record
+            snapshot = (Array(classifier.model.parameters.values), Array(classifier.head.values))
+            try folder.save(classifier)
+        }
+        records.append(record)
+        try writeLog()
+        onEvaluation?(record)
+        return improved
+    }
+
+    /// Puts the best weights (or the initial ones, before any validation) back.
+    private func restoreSnapshot() {
+        _ = classifier.model.parameters.values.update(fromContentsOf: snapshot.encoder)
+        _ = classifier.head.values.update(fromContentsOf: snapshot.head)
+        classifier.model.training = true  // drops the inference table computed from other weights
+    }
+
+    /// Clips the global norm of the head's and the trainable groups' gradients; returns the norm
+    /// before clipping (non-finite if any gradient is).
+    private func clip(from lowest: Int) -> Double {
+        let encoder = classifier.model.parameters.gradients, head = classifier.head.gradients
+        let trainable = lowest < groups.count ? groups[lowest].range.lowerBound..<groups.last!.range.upperBound : 0..<0
+        var sum = sumOfSquares(UnsafeBufferPointer(head))
+        sum += sumOfSquares(UnsafeBufferPointer(rebasing: encoder[trainable]))
+        let norm = sum.squareRoot()
+        guard norm.isFinite, options.clip > 0, norm > Double(options.clip) else { return norm }
+        let scale = Float(Double(options.clip) / (norm + 1e-6))
+        for i in head.indices { head[i] *= scale }
+        for i in trainable { encoder[i] *= scale }
+        return norm
+    }
+
+    private func sumOfSquares(_ values: UnsafeBufferPointer<Float>) -> Double {
+        var lanes = SIMD8<Double>()
+        var i = 0
+        while i + 8 <= values.count {
+            var v = SIMD8<Double>()
+            for j in 0..<8 { v[j] = Double(values[i + j]) }
+            lanes.addProduct(v, v)
+            i += 8
+        }
+        var sum = lanes.sum()
+        while i < values.count { sum += Double(values[i]) * Double(values[i]); i += 1 }
+        return sum
+    }
+
+    /// One epoch's batches: the texts shuffled, sorted by length within pools of 50 batches,
+    /// cut into batches, and the batches shuffled.
+    private func batches() -> [[Int]] {
+        var order = Array(train.indices)
+        shuffle(&order)
+        let pool = options.batch * 50
+        var result: [[Int]] = []
+        var start = 0
+        while start < order.count {
+            let sorted = order[start..<min(order.count, start + pool)].sorted {
+                (train[$0].ids.count, $0) < (train[$1].ids.count, $1)
+            }
+            var s = 0
+            while s < sorted.count {
+                result.append(Array(sorted[s..<min(sorted.count, s + options.batch)]))
+                s += options.batch
+            }
+            start += pool
+        }
+        shuffle(&result)
+        return result
+    }
+
+    private func shuffle<T>(_ values: inout [T]) {
+        guard values.count > 1 else { return }
+        for i in stride(from: values.count - 1, to: 0, by: -1) {
+            values.swapAt(i, Int(rng.next() % UInt64(i + 1)))
+        }
+    }
+
+    private func writeLog() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var bytes: [UInt8] = []
+        for record in records { bytes += try encoder.encode(record) + [0x0A] }
+        try writeAtomically(path: folder.metricsPath) { sink in try bytes.withUnsafeBytes { try sink($0) } }
+    }
+}
+
+/// One validation during classifier training (a line of `metrics.jsonl`).
+public struct ClassifierMetrics: Codable, Equatable, Sendable {
+    public var step: Int
+    public var epoch: Double
+    /// Mean class-weighted training loss since the previous validation.
+    public var trainLoss: Double?
+    /// Mean cross-entropy (unweighted) on the validation texts.
+    public var validationLoss: Double
+    public var accuracy: Double
+    public var macroF1: Double
+    /// F1 of each class.
+    public var f1: [String: Double]
+    public var learningRate: Float
+    /// Groups training at this point (the head not counted).
+    public var trainableGroups: Int
+    public var trainSeconds: Double
+    public var seconds: Double
+    /// Whether this validation improved on the best so far (its weights were saved).
+    public var best = false
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, trainLoss = "train_loss", validationLoss = "validation_loss", accuracy
+        case macroF1 = "macro_f1", f1, learningRate = "learning_rate", trainableGroups = "trainable_groups"
+        case trainSeconds = "train_seconds", seconds, best
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Network
+import Testing
+import Text
+import Training
+@testable import Classification
+
+/// A small separable bilingual set: praise and complaints in Chinese and English.
+enum Sentiment {
+    static let positive = ["这本书写得太好了，强烈推荐", "服务很好，非常满意", "great product, love it", "wonderful and excellent",
+                           "质量很好，值得购买", "I really enjoyed this, great", "非常喜欢，很好", "excellent service, very happy"]
+    static let negative = ["太差了，不推荐", "服务很差，非常失望", "terrible product, hate it", "awful and disappointing",
+                           "质量太差，浪费钱", "I want my money back, terrible", "非常失望，很差", "bad service, very angry"]
+
+    static func examples(repeats: Int) -> [LabelledExample] {
+        (0..<repeats).flatMap { _ in
+            positive.map { LabelledExample(label: "positive", text: $0) } + negative.map { LabelledExample(label: "negative", text: $0) }
+        }
+    }
+
+    /// A character vocabulary of every character above (and a few more).
+    static func vocabulary() throws -> Vocabulary {
+        let texts = (positive + negative).map { Array($0.utf8) } + [Array("abcdefghijklmnopqrstuvwxyz ,.!?".utf8)]
+        return try LanguageModelData.characterVocabulary(texts, threads: 1)
+    }
+
+    static func classifier(seed: UInt64 = 1) throws -> Classifier {
+        let vocabulary = try vocabulary()
+        let config = ModelConfig(vocabularySize: vocabulary.count, embeddingSize: 16, layers: [.lstm(hidden: 16)], dropout: 0.1)
+        return try ClassifierSetup.fromScratch(config: config, vocabulary: vocabulary, labels: ["negative", "positive"],
+                                               maxTokens: 64, seed: seed, threads: 1)
+    }
+
+    static func options() -> ClassifierTrainingOptions {
+        var options = ClassifierTrainingOptions()
+        options.epochs = 12
+        options.batch = 8
+        options.learningRate = 1e-2
+        options.patience = 12
+        return options
+    }
+}
+
+private func temporaryFolder() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("classify-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+private func train(seed: UInt64 = 1) throws -> (ClassifierTrainer, ClassifierFolder) {
+    let folder = ClassifierFolder(path: try temporaryFolder())
+    let trainer = try ClassifierTrainer(classifier: try Sentiment.classifier(seed: seed), train: Sentiment.examples(repeats: 4),
+                                        validation: Sentiment.examples(repeats: 1), options: Sentiment.options(),
+                                        folder: folder, pretrained: false)
+    _ = try trainer.run()
+    return (trainer, folder)
+}
+
+@Test func learnsASeparableSetPerfectlyAndRepeatably() throws {
+    let (trainer, folder) = try train()
+    let result = try ClassifierEvaluation.evaluate(trainer.classifier, on: Sentiment.examples(repeats: 1))
+    #expect(result.report.accuracy == 1, "\(result.report.table)")
+    #expect(trainer.best?.accuracy == 1)
+    let log = try String(contentsOfFile: folder.metricsPath, encoding: .utf8)
+    #expect(log.split(separator: "\n").count == trainer.records.count)
+
+    // Same seed, same data: the same weights bit for bit; predictions repeat.
+    let (again, _) = try train()
+    #expect(Array(again.classifier.model.parameters.values) == Array(trainer.classifier.model.parameters.values))
+    #expect(Array(again.classifier.head.values) == Array(trainer.classifier.head.values))
+    let texts = try Sentiment.positive.map { try trainer.classifier.tokens($0) }
+    #expect(try trainer.classifier.probabilities(texts) == (try trainer.classifier.probabilities(texts)))
+
+    // Saved and loaded, it predicts the same probabilities.
+    let loaded = try folder.load(threads: 1)
+    #expect(loaded.labels == ["negative", "positive"])
+    #expect(try loaded.probabilities(texts) == (try trainer.classifier.probabilities(texts)))
+    for p in try loaded.probabilities(texts) {
+        #expect(abs(p.reduce(0, +) - 1) < 1e-5)
+        #expect(p.allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+}
+
+@Test func batchingDoesNotChangeProbabilities() throws {
+    let classifier = try Sentiment.classifier()
+    let texts = try (Sentiment.positive + Sentiment.negative).map { try classifier.tokens($0) }
+    let together = try classifier.probabilities(texts)
+    classifier.batchSize = 3
+    let apart = try texts.map { try classifier.probabilities([$0])[0] }
+    for (a, b) in zip(together, apart) {
+        for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-5) }
+    }
+    #expect(try classifier.probabilities(texts).elementsEqual(together) { zip($0, $1).allSatisfy { abs($0 - $1) < 1e-5 } })
+}
+
+@Test func unfreezesOneGroupPerStageFromTheTop() throws {
+    let classifier = try Sentiment.classifier()
+    var options = Sentiment.options()
+    options.unfreezeEpochs = 2
+    let trainer = try ClassifierTrainer(classifier: classifier, train: Sentiment.examples(repeats: 1),
+                                        validation: Sentiment.examples(repeats: 1), options: options,
+                                        folder: ClassifierFolder(path: try temporaryFolder()), pretrained: true)
+    // Groups: 0 the embedding, 1 the LSTM; 2 means the head alone.
+    #expect((0..<6).map { trainer.lowestTrainableGroup(epoch: $0) } == [2, 2, 1, 1, 0, 0])
+    let scratch = try ClassifierTrainer(classifier: classifier, train: Sentiment.examples(repeats: 1),
+                                        validation: Sentiment.examples(repeats: 1), options: options,
+                                        folder: ClassifierFolder(path: try temporaryFolder()), pretrained: false)
+    #expect(scratch.lowestTrainableGroup(epoch: 0) == 0)
+}
+
+@Test func refusesDataItCannotLearnFrom() throws {
+    func message(_ body: () throws -> Void) -> String {
+        do { try body() } catch { return "\(error)" }
+        return "no error"
+    }
+    #expect(message { _ = try ClassifierSetup.labels(of: [LabelledExample(label: "a", text: "x")]) }.contains("single label"))
+    let classifier = try Sentiment.classifier()
+    let unseen = message {
+        _ = try ClassifierTrainer(classifier: classifier, train: Sentiment.examples(repeats: 1),
+                                  validation: [LabelledExample(label: "neutral", text: "so so")], options: Sentiment.options(),
+                                  folder: ClassifierFolder(path: try temporaryFolder()), pretrained: false)
+    }
+    #expect(unseen.contains("'neutral'"))
+    #expect(message { _ = try ClassifierEvaluation.evaluate(classifier, on: [LabelledExample(label: "x", text: "y")]) }.contains("'x'"))
+}
+
+@Test func refusesMissingAndDamagedModels() throws {
+    let (_, folder) = try train()
+    func message(_ body: () throws -> Void) -> String {
+        do { try body() } catch { return "\(error)" }
+        return "no error"
+    }
+    #expect(message { _ = try ClassifierFolder(path: "/nonexistent/model").load(threads: 1) }.contains("not a classifier folder"))
+    let weights = try Data(contentsOf: URL(fileURLWithPath: folder.weightsPath))
+    try weights.prefix(weights.count / 2).write(to: URL(fileURLWithPath: folder.weightsPath))
+    #expect(message { _ = try folder.load(threads: 1) }.contains("model.safetensors"))
+    try Data("{".utf8).write(to: URL(fileURLWithPath: folder.specPath))
+    #expect(message { _ = try folder.load(threads: 1) }.contains("damaged"))
+}
+
+@Test func everyLineGetsAVerdict() throws {
+    let classifier = try Sentiment.classifier()
+    let lines: [[UInt8]] = [Array("很好".utf8), [], Array("   ".utf8), [0x61, 0xFF], Array("ok\r".utf8), [0x61, 0, 0x62],
+                            Array(String(repeating: "x", count: 100).utf8)]
+    let verdicts = try LineClassifier(classifier: classifier, maxLineBytes: 50).classify(lines)
+    #expect(verdicts.count == lines.count)
+    guard case let .probabilities(p) = verdicts[0] else { Issue.record("\(verdicts[0])"); return }
+    #expect(abs(p.reduce(0, +) - 1) < 1e-5)
+    #expect(verdicts[1] == .noText && verdicts[2] == .noText)
+    #expect(verdicts[3] == .error("invalid UTF-8 at byte 1"))
+    if case .probabilities = verdicts[4] {} else { Issue.record("\(verdicts[4])") }
+    #expect(verdicts[5] == .error("NUL byte at offset 1: binary data"))
+    #expect(verdicts[6] == .error("line of 100 bytes exceeds the limit of 50"))
+}
