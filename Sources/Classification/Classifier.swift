@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Network
 import Text
@@ -12,6 +13,8 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
     public var maxTokens: Int
     /// The language-model run the encoder started from, if any (provenance only).
     public var languageModel: String?
+    /// Links become "http" and @-mentions "@user" before tokenizing (`Classifier.simplified`).
+    public var simplifyLinks = true
 
     public init(labels: [String], model: ModelConfig, maxTokens: Int, languageModel: String?) {
         self.labels = labels
@@ -22,6 +25,16 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case labels, model, maxTokens = "max_tokens", languageModel = "language_model"
+        case simplifyLinks = "simplify_links"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        labels = try c.decode([String].self, forKey: .labels)
+        model = try c.decode(ModelConfig.self, forKey: .model)
+        maxTokens = try c.decode(Int.self, forKey: .maxTokens)
+        languageModel = try c.decodeIfPresent(String.self, forKey: .languageModel)
+        simplifyLinks = try c.decodeIfPresent(Bool.self, forKey: .simplifyLinks) ?? false
     }
 }
 
@@ -31,7 +44,12 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
 /// Every text is encoded as a line of the language model's training text would be: a line
 /// break, then the text (cut to `spec.maxTokens` tokens), and runs from a zero state. Texts of a
 /// batch are sorted by length and padded to a few lengths (`paddedLength`), so padding costs
-/// little and the model keeps one set of buffers per padded shape. Not thread-safe.
+/// little and the model keeps one set of buffers per padded shape.
+///
+/// Prediction runs on `threads` workers at once, each a model over the same parameters (with
+/// its own buffers and inference gate table) and its own copy of the head, taking every
+/// `threads`-th batch: no synchronization per time step, as splitting each product would need.
+/// A classifier is not thread-safe itself: one call at a time.
 public final class Classifier {
     public let spec: ClassifierSpec
     public let model: Model<Float>
@@ -39,11 +57,17 @@ public final class Classifier {
     public let tokenizer: Tokenizer
     /// Texts per forward when predicting.
     public var batchSize = 32
+    /// Workers of `probabilities`.
+    public let threads: Int
+    private var workers: [(model: Model<Float>, head: ClassifierHead<Float>)] = []
+    /// Whether the workers' gate tables and head copies match the current weights.
+    private var workersReady = false
 
     public var labels: [String] { spec.labels }
 
     /// A classifier over `model` (whose weights it uses as they are) with a fresh head.
-    public init(spec: ClassifierSpec, model: Model<Float>, tokenizer: Tokenizer, seed: UInt64) throws {
+    /// `threads`: prediction workers (nil: every online core).
+    public init(spec: ClassifierSpec, model: Model<Float>, tokenizer: Tokenizer, seed: UInt64, threads: Int? = nil) throws {
         guard spec.labels.count >= 2 else {
             throw ClassificationError.data("a classifier needs at least 2 labels, got \(spec.labels.count)")
         }
@@ -54,6 +78,7 @@ public final class Classifier {
         self.spec = spec
         self.model = model
         self.tokenizer = tokenizer
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         head = ClassifierHead(width: spec.model.width(before: spec.model.layers.count), classes: spec.labels.count)
         head.initialize(seed: seed ^ 0x636C_6173_7369_6679)
         // Every padded length keeps its buffers (see `paddedLength`).
@@ -69,40 +94,118 @@ public final class Classifier {
     /// The token ids the encoder reads for `text`: a line break, then the text's tokens, cut
     /// to `spec.maxTokens`.
     public func tokens(_ text: String) throws -> [Int32] {
-        let ids = try tokenizer.encode("\n" + text).ids
+        let ids = try tokenizer.encode("\n" + (spec.simplifyLinks ? Self.simplified(text) : text)).ids
         return ids.count > spec.maxTokens ? Array(ids[..<spec.maxTokens]) : ids
     }
 
     /// The probability of every class (K per text, in `labels` order) for token sequences
     /// from `tokens(_:)`, in their order. Runs in inference mode (no dropout).
     public func probabilities(_ sequences: [[Int32]]) throws -> [[Float]] {
-        if model.training { model.prepareForInference() }
-        var result = [[Float]](repeating: [], count: sequences.count)
+        prepareWorkers()
         let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
-        var start = 0
-        while start < order.count {
-            let batch = Array(order[start..<min(order.count, start + batchSize)])
-            let logits = try forward(batch.map { sequences[$0] })
-            let k = labels.count
-            for (row, index) in batch.enumerated() {
-                result[index] = Self.softmax(Array(logits[(row * k)..<((row + 1) * k)])[...])
-            }
-            start += batchSize
+        let batches = stride(from: 0, to: order.count, by: batchSize).map {
+            Array(order[$0..<min(order.count, $0 + batchSize)])
         }
-        return result
+        let results = Results(count: sequences.count)
+        let k = labels.count
+        // Each worker touches only its own model, head copy and result rows.
+        let workers = UncheckedSendable(value: self.workers)
+        DispatchQueue.concurrentPerform(iterations: workers.value.count) { w in
+            let (model, head) = workers.value[w]
+            for batch in stride(from: w, to: batches.count, by: workers.value.count).map({ batches[$0] }) {
+                do {
+                    let logits = try Self.forward(batch.map { sequences[$0] }, model: model, head: head)
+                    for (row, index) in batch.enumerated() {
+                        results.set(index, Self.softmax(Array(logits[(row * k)..<((row + 1) * k)])[...]))
+                    }
+                } catch {
+                    results.fail(error)
+                }
+            }
+        }
+        return try results.values()
     }
 
-    /// Encoder and head on one batch: the logits (B, K), valid until the next forward.
-    /// Pads every sequence to `paddedLength` of the longest.
+    /// Says that the weights changed outside `forward` (a restore): the workers start over.
+    public func weightsChanged() { workersReady = false }
+
+    private func prepareWorkers() {
+        guard !workersReady else { return }
+        if workers.isEmpty {
+            workers = (0..<threads).map { _ in
+                let copy = Model(sharingParametersOf: model, threads: 1)
+                copy.retainedShapes = 32
+                return (copy, ClassifierHead(width: head.width, classes: head.classes))
+            }
+        }
+        for (copy, headCopy) in workers {
+            copy.prepareForInference()
+            _ = headCopy.values.update(fromContentsOf: head.values)
+        }
+        workersReady = true
+    }
+
+    /// Encoder and head on one training batch: the logits (B, K), valid until the next forward.
     func forward(_ batch: [[Int32]]) throws -> UnsafeBufferPointer<Float> {
+        workersReady = false  // the weights are about to change
+        return try Self.forward(batch, model: model, head: head)
+    }
+
+    /// Pads every sequence to `paddedLength` of the longest.
+    private static func forward(_ batch: [[Int32]], model: Model<Float>, head: ClassifierHead<Float>) throws -> UnsafeBufferPointer<Float> {
         let lengths = batch.map { max(1, $0.count) }
-        let steps = Self.paddedLength(lengths.max()!)
+        let steps = paddedLength(lengths.max()!)
         var ids = [Int32](repeating: 0, count: batch.count * steps)
         for (b, sequence) in batch.enumerated() {
             for (t, id) in sequence.enumerated() { ids[b * steps + t] = id }
         }
         let features = try model.forwardFeatures(tokens: ids, batch: batch.count, steps: steps)
         return head.forward(features, lengths: lengths, steps: steps)
+    }
+
+    /// Results written by the workers, each to its own rows.
+    private final class Results: @unchecked Sendable {  // rows are disjoint; `error` is locked
+        private let rows: UnsafeMutableBufferPointer<[Float]>
+        private var error: Error?
+        private let lock = NSLock()
+        init(count: Int) { rows = .allocate(capacity: count); rows.initialize(repeating: []) }
+        deinit { rows.deinitialize().deallocate() }
+        func set(_ index: Int, _ value: [Float]) { rows[index] = value }
+        func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+        func values() throws -> [[Float]] {
+            if let error { throw error }
+            return Array(rows)
+        }
+    }
+
+    /// `text` with every link (a word starting http://, https:// or www.) replaced by "http"
+    /// and every @-mention by "@user": their characters are noise to a classifier (a t.co
+    /// link costs a dozen tokens) and what remains is that there was one.
+    public static func simplified(_ text: String) -> String {
+        guard text.contains("http") || text.contains("www.") || text.contains("@") else { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        var word = Substring()
+        func flush() {
+            if word.hasPrefix("http://") || word.hasPrefix("https://") || word.hasPrefix("www.") {
+                out += "http"
+            } else if word.hasPrefix("@"), word.count > 1 {
+                let name = word.dropFirst().prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                out += name.isEmpty ? String(word) : "@user" + word.dropFirst(1 + name.count)
+            } else {
+                out += word
+            }
+        }
+        var start = text.startIndex
+        for i in text.indices where text[i].isWhitespace {
+            word = text[start..<i]
+            flush()
+            out.append(text[i])
+            start = text.index(after: i)
+        }
+        word = text[start...]
+        flush()
+        return out
     }
 
     /// A numerically stable softmax in Double, returned as Float probabilities summing to 1.
@@ -112,4 +215,8 @@ public final class Classifier {
         let sum = e.reduce(0, +)
         return e.map { Float($0 / sum) }
     }
+}
+
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
 }

@@ -67,7 +67,7 @@ public struct ClassifierFolder: Sendable {
             throw ClassificationError.model("the classifier's weights '\(weightsPath)' are missing or damaged: \(error)")
         }
         let model = try Model<Float>(config: spec.model, seed: 0, threads: threads)
-        let classifier = try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: 0)
+        let classifier = try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: 0, threads: threads)
         let head = classifier.head
         do {
             try model.parameters.load(from: file, others: Set(head.tensors.map(\.name)))

@@ -28,7 +28,7 @@ public enum ClassifierSetup {
         let model = try Model<Float>(config: config, seed: seed, threads: threads)
         try model.parameters.copyValues(from: languageModel.parameters)
         let spec = ClassifierSpec(labels: labels, model: config, maxTokens: maxTokens, languageModel: run.path)
-        return try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: seed)
+        return try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: seed, threads: threads)
     }
 
     /// A classifier with a freshly initialized encoder of `config` over `vocabulary`.
@@ -36,7 +36,7 @@ public enum ClassifierSetup {
                                    seed: UInt64, threads: Int?) throws -> Classifier {
         let model = try Model<Float>(config: config, seed: seed, threads: threads)
         let spec = ClassifierSpec(labels: labels, model: config, maxTokens: maxTokens, languageModel: nil)
-        return try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: seed)
+        return try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: seed, threads: threads)
     }
 
     /// ULMFiT's second step: continues training the language model of `run` on `texts` (one

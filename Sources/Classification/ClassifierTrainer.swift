@@ -238,7 +238,7 @@ public final class ClassifierTrainer {
     private func restoreSnapshot() {
         _ = classifier.model.parameters.values.update(fromContentsOf: snapshot.encoder)
         _ = classifier.head.values.update(fromContentsOf: snapshot.head)
-        classifier.model.training = true  // drops the inference table computed from other weights
+        classifier.weightsChanged()
     }
 
     /// Clips the global norm of the head's and the trainable groups' gradients; returns the norm

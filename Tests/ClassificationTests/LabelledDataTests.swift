@@ -59,3 +59,10 @@ private func message(_ body: () throws -> Void) -> String {
     let never = ClassificationReport(labels: ["x", "y"], gold: [0, 1], predicted: [0, 0])
     #expect(never.scores(of: "y")!.precision == 0 && never.scores(of: "y")!.f1 == 0)
 }
+
+@Test func linksAndMentionsAreSimplified() {
+    #expect(Classifier.simplified("RT @EricRueb: great http://t.co/4b8UD92o8A #AAPL") == "RT @user: great http #AAPL")
+    #expect(Classifier.simplified("见 https://example.com/a?b=1，很好\tand www.x.org") == "见 http\tand http")
+    #expect(Classifier.simplified("a@b.com @ alone 中文") == "a@b.com @ alone 中文")
+    #expect(Classifier.simplified("") == "")
+}
