@@ -1,17 +1,17 @@
 /// The settings of a classifier's training, stored as `training.json` in its folder.
 public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
-    public var epochs = 10
+    public var epochs = 6
     /// Texts per step.
     public var batch = 32
     /// Peak rate of the head; see `layerFactor`.
-    public var learningRate: Float = 2e-3
+    public var learningRate: Float = 3e-3
     /// Discriminative fine-tuning (ULMFiT): each parameter group below the head trains at the
     /// rate of the group above divided by this (1: one rate for all).
-    public var layerFactor: Float = 2.6
+    public var layerFactor: Float = 1.5
     /// Gradual unfreezing: the first `unfreezeEpochs` epochs train the head alone, each further
     /// stage of that many epochs unfreezes the next group down, until all train. 0: everything
     /// trains from the first step (always so without a language model).
-    public var unfreezeEpochs = 1
+    public var unfreezeEpochs = 0
     /// Linear warm-up over this share of the steps, then cosine decay to a tenth of the peak.
     public var warmupFraction: Float = 0.06
     public var weightDecay: Float = 0.01

@@ -13,10 +13,11 @@ struct Train: ParsableCommand {
         abstract: "Train a classifier on labelled lines (TSV, fastText or JSON lines).",
         discussion: """
             With --lm RUN the encoder starts from that trainlm run (ULMFiT): optionally the \
-            language model is first fine-tuned on the training texts (--finetune-lm-epochs), \
-            then the classifier trains the head alone for --unfreeze-epochs, and one layer more \
-            per stage after that, each lower layer at the rate of the one above / \
-            --layer-factor. Without --lm the encoder (--embedding, --hidden, --layers) trains \
+            language model is first fine-tuned on the training texts (--finetune-lm-epochs); \
+            each lower layer trains at the rate of the one above / --layer-factor, and with \
+            --unfreeze-epochs N the head trains alone for N epochs, then one layer more per N \
+            epochs (gradual unfreezing; by default everything trains from the start, which \
+            did better from the small default language model). Without --lm the encoder (--embedding, --hidden, --layers) trains \
             from scratch over the bundled vocabulary (or --vocab).
 
             Every epoch the validation data (--valid FILE, or --valid-fraction of the training \
@@ -56,15 +57,15 @@ struct Train: ParsableCommand {
     var maxTokens = 256
 
     @Option(help: "Passes over the training data.")
-    var epochs = 10
+    var epochs = 6
     @Option(help: "Texts per step.")
     var batch = 32
     @Option(help: "Peak learning rate of the head.")
-    var lr: Float = 2e-3
-    @Option(help: "Each lower layer trains at the rate of the one above divided by this.")
-    var layerFactor: Float = 2.6
-    @Option(help: "Epochs per gradual-unfreezing stage (0: train everything from the start).")
-    var unfreezeEpochs = 1
+    var lr: Float = 3e-3
+    @Option(help: "Each lower layer trains at the rate of the one above divided by this (ULMFiT: 2.6).")
+    var layerFactor: Float = 1.5
+    @Option(help: "Epochs per gradual-unfreezing stage; 0 trains everything from the start (ULMFiT: 1).")
+    var unfreezeEpochs = 0
     @Option(help: "AdamW weight decay (matrices only).")
     var weightDecay: Float = 0.01
     @Option(help: "Clip the global gradient norm to this (0: off).")

@@ -131,7 +131,7 @@ import Testing
                                                         "--epochs", "1", "--threads", "1", "--quiet", "--run-dir", lm, corpus.path])
         #expect(trainlm.status == 0, "\(trainlm.stderr)")
         let model = folder.appendingPathComponent("model").path
-        let out = try CommandRunner.run("classify", ["train", file, "--valid", file, "--lm", lm, "--finetune-lm-epochs", "1", "--epochs", "3",
+        let out = try CommandRunner.run("classify", ["train", file, "--valid", file, "--lm", lm, "--finetune-lm-epochs", "1", "--unfreeze-epochs", "1", "--epochs", "3",
                                                      "--batch", "8", "--threads", "1", "--quiet", "--out", model, "--json"])
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stderr.contains("fine-tuning the language model"))
