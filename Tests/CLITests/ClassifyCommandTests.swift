@@ -58,6 +58,36 @@ import Testing
         #expect(uncertain.text.split(separator: "\n").allSatisfy { $0.hasPrefix("uncertain 0.") })
     }
 
+    @Test func answersEachLineBeforeTheInputEnds() throws {
+        let (_, model) = try trainedModel()
+        let process = Process()
+        process.executableURL = CommandRunner.productsFolder.appendingPathComponent("classify")
+        process.arguments = ["--model", model, "--threads", "1"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate() }
+        // A classify that waits for the end of its input would hang the test: stop it.
+        let watchdog = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+        defer { watchdog.cancel() }
+        // Like `tail -f`: one line, and the input stays open; the answer must come anyway.
+        input.fileHandleForWriting.write(Data("great product, love it\n".utf8))
+        var received: [UInt8] = []
+        let reader = output.fileHandleForReading
+        while !received.contains(0x0A) {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            received += chunk
+        }
+        #expect(String(decoding: received, as: UTF8.self).hasPrefix("positive "))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
     @Test func badLinesGetErrorVerdictsAndTheStreamGoesOn() throws {
         let (_, model) = try trainedModel()
         let input: [UInt8] = Array("great\n".utf8) + [0x62, 0xFF, 0x0A] + Array(String(repeating: "x", count: 300).utf8) + [0x0A]
