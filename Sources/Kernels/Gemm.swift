@@ -34,6 +34,9 @@ let parallelThreshold = 1 << 18
 public final class GemmWorkspace {
     /// Number of threads a product large enough to be split is spread over.
     public let threads: Int
+    /// The `WorkerPool` of `threads - 1` workers (`AnyObject`: the pool needs macOS 15's
+    /// `Atomic`, this class does not); nil for one thread.
+    let pool: AnyObject?
     let packedA: UnsafeMutablePointer<Float>  // (threads, blockM * blockK)
     let packedB: UnsafeMutablePointer<Float>  // (threads, blockK * blockN)
 
@@ -43,9 +46,17 @@ public final class GemmWorkspace {
         self.threads = max(1, threads ?? online)
         packedA = GemmWorkspace.allocate(self.threads * blockM * blockK)
         packedB = GemmWorkspace.allocate(self.threads * blockK * blockN)
+        if #available(macOS 15.0, *), self.threads > 1 {
+            pool = WorkerPool(workers: self.threads - 1)
+        } else {
+            pool = nil
+        }
     }
 
     deinit {
+        if #available(macOS 15.0, *), let pool {
+            unsafeDowncast(pool, to: WorkerPool.self).stop()
+        }
         UnsafeMutableRawPointer(packedA).deallocate()
         UnsafeMutableRawPointer(packedB).deallocate()
     }
@@ -136,28 +147,35 @@ public func gemm(
     var threads = work < parallelThreshold ? 1 : workspace.threads
     let splitN = nTiles >= mTiles
     threads = min(threads, splitN ? nTiles : mTiles)
-    if threads == 1 {
-        gemmBlocked(c, ldc: ldc, opA, opB, m: m, n: n, k: k, alpha: alpha, beta: beta,
-                    packA: workspace.packA(thread: 0), packB: workspace.packB(thread: 0))
-        return
-    }
-    parallelFor(threads: threads) { t in
+    workspace.parallelFor(threads: threads, GemmShares(
+        c: c, ldc: ldc, a: opA, b: opB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+        threads: threads, splitN: splitN, workspace: workspace))
+}
+
+/// Thread t's share of a product: an equal contiguous run of the micro-tiles of N (or M).
+private struct GemmShares: ParallelJob {
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+    let a: Operand, b: Operand
+    let m: Int, n: Int, k: Int, alpha: Float, beta: Float
+    let threads: Int, splitN: Bool
+    let workspace: GemmWorkspace
+
+    func run(part t: Int) {
+        let packA = workspace.packA(thread: t), packB = workspace.packB(thread: t)
         if splitN {
-            let tiles = evenSplit(units: nTiles, parts: threads, part: t)
+            let tiles = evenSplit(units: (n + microCols - 1) / microCols, parts: threads, part: t)
             let j0 = tiles.lowerBound * microCols
             let j1 = min(n, tiles.upperBound * microCols)
             if j1 <= j0 { return }
-            gemmBlocked(c + j0, ldc: ldc, opA, opB.offset(row: 0, col: j0),
-                        m: m, n: j1 - j0, k: k, alpha: alpha, beta: beta,
-                        packA: workspace.packA(thread: t), packB: workspace.packB(thread: t))
+            gemmBlocked(c + j0, ldc: ldc, a, b.offset(row: 0, col: j0),
+                        m: m, n: j1 - j0, k: k, alpha: alpha, beta: beta, packA: packA, packB: packB)
         } else {
-            let tiles = evenSplit(units: mTiles, parts: threads, part: t)
+            let tiles = evenSplit(units: (m + microRows - 1) / microRows, parts: threads, part: t)
             let i0 = tiles.lowerBound * microRows
             let i1 = min(m, tiles.upperBound * microRows)
             if i1 <= i0 { return }
-            gemmBlocked(c + i0 * ldc, ldc: ldc, opA.offset(row: i0, col: 0), opB,
-                        m: i1 - i0, n: n, k: k, alpha: alpha, beta: beta,
-                        packA: workspace.packA(thread: t), packB: workspace.packB(thread: t))
+            gemmBlocked(c + i0 * ldc, ldc: ldc, a.offset(row: i0, col: 0), b,
+                        m: i1 - i0, n: n, k: k, alpha: alpha, beta: beta, packA: packA, packB: packB)
         }
     }
 }
