@@ -6,33 +6,43 @@ import Darwin
 import Dispatch
 import Synchronization
 
-/// A fixed set of worker threads that run one body at a time, with the caller as worker 0.
+/// A fixed set of worker threads that, together with the caller, run the parts of one job at
+/// a time.
 ///
 /// Why not `DispatchQueue.concurrentPerform`: it allocates on every call (continuations and
 /// closure boxes), and on 2 cores the caller often ran both halves itself before Dispatch
 /// had woken a worker, so a 25-MFLOP product took as long on 2 threads as on 1.
 ///
-/// Handing over a job allocates nothing: the caller publishes a pointer to its job (a struct
-/// on its stack) with the job's type and bumps `generation`; it waits until `pending` drops
-/// to zero, so the job outlives every use of it. (A closure cannot be handed over like this:
-/// `withoutActuallyEscaping` and storing the closure both allocate.) Idle workers spin on `generation` for `spinNanoseconds`, long enough to
-/// bridge the serial work between two products of an LSTM time step, then sleep on a
-/// condition variable so an idle pool costs no CPU. The caller waits the same way.
+/// Handing over a job allocates nothing: the caller stores a pointer to its job (a struct on
+/// its stack) and the job's type, then publishes a new generation in `claims`. (A closure
+/// cannot be handed over like this: `withoutActuallyEscaping` and storing the closure both
+/// allocate.) Every thread, the caller included, claims parts until none is left, and the
+/// caller returns once `unfinished` is zero, so the job outlives every use of it. Claiming
+/// rather than assigning part t to worker t matters on a shared machine: when a worker is
+/// descheduled, the caller runs its part instead of waiting a whole time slice for it. Which
+/// thread runs a part does not change its result.
+///
+/// Waiting threads poll for `spinNanoseconds` (long enough to bridge the serial work between
+/// two products of an LSTM time step), yielding the core after the first few microseconds in
+/// case a thread of ours or another process is waiting for it, then sleep on a condition
+/// variable, so an idle pool costs no CPU.
 ///
 /// One job at a time: the owner (a `GemmWorkspace`) is used by one call at a time.
 @available(macOS 15.0, *)
 final class WorkerPool: @unchecked Sendable {
     /// Threads besides the caller.
     let workers: Int
-    private let generation = Atomic<Int>(0)  // bumped once per job; workers run each value once
-    private let pending = Atomic<Int>(0)     // workers that have not finished the current job
+    /// generation << 8 | next unclaimed part. A claim is a compare-and-swap that keeps the
+    /// generation, so a late worker cannot claim a part of a newer job by mistake.
+    private let claims = Atomic<Int>(0)
+    private let parts = Atomic<Int>(0)       // parts of the current job (read by late workers)
+    private let unfinished = Atomic<Int>(0)  // parts of the current job not yet returned
     private let sleepers = Atomic<Int>(0)    // workers asleep on `wake` (changed under `lock`)
     private let callerAsleep = Atomic<Bool>(false)  // the caller is asleep on `done`
     private let stopping = Atomic<Bool>(false)
     // Raw memory, not stored properties: pthread objects must not move, and plain pointer
     // accesses skip Swift's dynamic exclusivity bookkeeping.
     private let job: UnsafeMutablePointer<(UnsafeRawPointer, any ParallelJob.Type)?>
-    private let jobThreads: UnsafeMutablePointer<Int>          // how many parts it has
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
     private let wake: UnsafeMutablePointer<pthread_cond_t>
     private let done: UnsafeMutablePointer<pthread_cond_t>
@@ -40,26 +50,26 @@ final class WorkerPool: @unchecked Sendable {
 
     /// About the serial gap between two parallel products in a training step, with margin.
     static let spinNanoseconds: UInt64 = 200_000
+    /// Polling without yielding the core for this long first (a wake-up through the kernel
+    /// costs several microseconds).
+    static let busyNanoseconds: UInt64 = 10_000
 
     init(workers: Int) {
         self.workers = workers
         job = .allocate(capacity: 1)
         job.initialize(to: nil)
-        jobThreads = .allocate(capacity: 1)
-        jobThreads.initialize(to: 0)
         lock = .allocate(capacity: 1)
         wake = .allocate(capacity: 1)
         done = .allocate(capacity: 1)
         pthread_mutex_init(lock, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(done, nil)
-        for index in stride(from: 1, through: workers, by: 1) {
+        for _ in 0..<workers {
             // The thread holds a strong reference until it exits (`stop` joins it).
-            let context = Unmanaged.passRetained(WorkerStart(pool: self, index: index)).toOpaque()
+            let context = Unmanaged.passRetained(self).toOpaque()
             var handle = pthread_t()
             let status = pthread_create(&handle, nil, { raw in
-                let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-                start.pool.work(index: start.index)
+                Unmanaged<WorkerPool>.fromOpaque(raw!).takeRetainedValue().work()
                 return nil
             }, context)
             guard status == 0 else { fatalError("WorkerPool: pthread_create failed (\(status))") }
@@ -71,7 +81,7 @@ final class WorkerPool: @unchecked Sendable {
     func stop() {
         pthread_mutex_lock(lock)
         stopping.store(true, ordering: .sequentiallyConsistent)
-        generation.add(1, ordering: .sequentiallyConsistent)
+        claims.add(1 << 8, ordering: .sequentiallyConsistent)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(lock)
         for handle in handles { pthread_join(handle, nil) }
@@ -82,69 +92,82 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_destroy(lock)
         pthread_cond_destroy(wake)
         pthread_cond_destroy(done)
-        job.deallocate(); jobThreads.deallocate()
+        job.deallocate()
         lock.deallocate(); wake.deallocate(); done.deallocate()
     }
 
-    /// Runs `job.run(part: t)` for `t` in `0..<threads` (at most `workers + 1`), part 0 on
-    /// the calling thread, and returns when every part has returned.
-    func run<Job: ParallelJob>(threads: Int, _ job: Job) {
-        guard threads <= workers + 1 else {
-            fatalError("WorkerPool.run: \(threads) parts for \(workers + 1) threads")
-        }
+    /// Runs `job.run(part: t)` for `t` in `0..<parts` (at most 255) on the workers and the
+    /// calling thread, and returns when every part has returned.
+    func run<Job: ParallelJob>(parts: Int, _ job: Job) {
+        guard parts < 256 else { fatalError("WorkerPool.run: \(parts) parts, at most 255") }
         withUnsafePointer(to: job) { pointer in
             self.job.pointee = (UnsafeRawPointer(pointer), Job.self)
-            jobThreads.pointee = threads
-            pending.store(workers, ordering: .relaxed)
+            self.parts.store(parts, ordering: .relaxed)
+            unfinished.store(parts, ordering: .relaxed)
+            let generation = (claims.load(ordering: .relaxed) >> 8) + 1
             // Sequentially consistent, like the sleeper's increment-then-check: either the
             // worker sees the new generation or this sees it asleep and wakes it.
-            generation.add(1, ordering: .sequentiallyConsistent)
+            claims.store(generation << 8, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(lock)
                 pthread_cond_broadcast(wake)
                 pthread_mutex_unlock(lock)
             }
-            job.run(part: 0)
-            waitForWorkers()
+            runParts(generation: generation)
+            waitForParts()
             self.job.pointee = nil
         }
     }
 
-    private func waitForWorkers() {
-        if spin(until: { pending.load(ordering: .acquiring) == 0 }) { return }
+    /// Claims and runs parts of job `generation` until none is left.
+    private func runParts(generation: Int) {
+        var current = claims.load(ordering: .acquiring)
+        while current >> 8 == generation && current & 255 < parts.load(ordering: .relaxed) {
+            let (won, seen) = claims.compareExchange(
+                expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            guard won else {
+                current = seen
+                continue
+            }
+            let (pointer, type) = job.pointee!
+            runPart(type, pointer, current & 255)
+            if unfinished.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+                && callerAsleep.load(ordering: .sequentiallyConsistent) {
+                pthread_mutex_lock(lock)
+                pthread_cond_signal(done)
+                pthread_mutex_unlock(lock)
+            }
+            current = claims.load(ordering: .acquiring)
+        }
+    }
+
+    private func waitForParts() {
+        if spin(until: { unfinished.load(ordering: .acquiring) == 0 }) { return }
         pthread_mutex_lock(lock)
         callerAsleep.store(true, ordering: .sequentiallyConsistent)
-        while pending.load(ordering: .sequentiallyConsistent) != 0 {
+        while unfinished.load(ordering: .sequentiallyConsistent) != 0 {
             pthread_cond_wait(done, lock)
         }
         callerAsleep.store(false, ordering: .relaxed)
         pthread_mutex_unlock(lock)
     }
 
-    /// The loop of worker `index` (1...workers).
-    fileprivate func work(index: Int) {
+    /// A worker's loop: wait for a new generation, help with its parts, repeat.
+    private func work() {
         var seen = 0
         while true {
-            if !spin(until: { generation.load(ordering: .acquiring) != seen }) {
+            if !spin(until: { claims.load(ordering: .acquiring) >> 8 != seen }) {
                 pthread_mutex_lock(lock)
                 sleepers.add(1, ordering: .sequentiallyConsistent)
-                while generation.load(ordering: .sequentiallyConsistent) == seen {
+                while claims.load(ordering: .sequentiallyConsistent) >> 8 == seen {
                     pthread_cond_wait(wake, lock)
                 }
                 sleepers.subtract(1, ordering: .relaxed)
                 pthread_mutex_unlock(lock)
             }
-            seen = generation.load(ordering: .acquiring)
+            seen = claims.load(ordering: .acquiring) >> 8
             if stopping.load(ordering: .relaxed) { return }
-            if index < jobThreads.pointee, let (pointer, type) = job.pointee {
-                runPart(type, pointer, index)
-            }
-            if pending.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
-                && callerAsleep.load(ordering: .sequentiallyConsistent) {
-                pthread_mutex_lock(lock)
-                pthread_cond_signal(done)
-                pthread_mutex_unlock(lock)
-            }
+            runParts(generation: seen)
         }
     }
 
@@ -157,15 +180,11 @@ final class WorkerPool: @unchecked Sendable {
             for _ in 0..<64 {
                 if ready() { return true }
             }
-            if monotonicNanoseconds() - start > WorkerPool.spinNanoseconds { return false }
+            let elapsed = monotonicNanoseconds() - start
+            if elapsed > WorkerPool.spinNanoseconds { return false }
+            if elapsed > WorkerPool.busyNanoseconds { sched_yield() }
         }
     }
-}
-
-private final class WorkerStart {
-    let pool: WorkerPool
-    let index: Int
-    init(pool: WorkerPool, index: Int) { self.pool = pool; self.index = index }
 }
 
 @inline(__always)
@@ -186,13 +205,13 @@ private func runPart<Job: ParallelJob>(_ type: Job.Type, _ pointer: UnsafeRawPoi
 }
 
 extension GemmWorkspace {
-    /// Runs `job.run(part: t)` for `t` in `0..<threads` (at most `self.threads`), part 0 on
-    /// the calling thread, and returns when all are done. Allocates nothing.
+    /// Runs `job.run(part: t)` for `t` in `0..<threads` (at most `self.threads`) on the
+    /// workspace's threads, and returns when all are done. Allocates nothing.
     func parallelFor<Job: ParallelJob>(threads: Int, _ job: Job) {
         if threads <= 1 {
             job.run(part: 0)
         } else if #available(macOS 15.0, *), let pool {
-            unsafeDowncast(pool, to: WorkerPool.self).run(threads: threads, job)
+            unsafeDowncast(pool, to: WorkerPool.self).run(parts: threads, job)
         } else {
             // Before macOS 15 (no `Atomic`): Dispatch, which allocates per call.
             let shared = UncheckedSendable(value: job.run(part:))
