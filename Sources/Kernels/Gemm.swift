@@ -210,16 +210,23 @@ private func gemmBlocked(
             packPanelsB(packB, b, p0: pc, kb: kb, j0: jc, nb: nb)
             for ic in stride(from: 0, to: m, by: blockM) {
                 let mb = min(blockM, m - ic)
-                packPanelsA(packA, a, i0: ic, mb: mb, p0: pc, kb: kb)
+                let panels = RowPanels(rows: mb)
+                packPanelsA(packA, a, i0: ic, mb: mb, p0: pc, kb: kb, panels: panels)
                 for jr in stride(from: 0, to: nb, by: microCols) {
                     let cols = min(microCols, nb - jr)
                     let bPanel = UnsafePointer(packB + jr * kb)
-                    for ir in stride(from: 0, to: mb, by: microRows) {
-                        microKernel6x16(
-                            c + (ic + ir) * ldc + jc + jr, ldc: ldc,
-                            packA + ir * kb, bPanel, bStride: microCols,
-                            kc: kb, alpha: alpha, beta: betaBlock,
-                            rows: min(microRows, mb - ir), cols: cols)
+                    for panel in 0..<panels.count {
+                        let ir = panels.start(panel)
+                        let tile = c + (ic + ir) * ldc + jc + jr
+                        if panel < panels.sixes {
+                            microKernel6x16(tile, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
+                                            kc: kb, alpha: alpha, beta: betaBlock,
+                                            rows: min(microRows, mb - ir), cols: cols)
+                        } else {
+                            microKernel4x16(tile, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
+                                            kc: kb, alpha: alpha, beta: betaBlock,
+                                            rows: min(4, mb - ir), cols: cols)
+                        }
                     }
                 }
             }
@@ -227,48 +234,84 @@ private func gemmBlocked(
     }
 }
 
-/// Packs op(A)[i0 ..< i0+mb, p0 ..< p0+kb] into panels of 6 rows: panel r holds element
-/// (i, p) at `dst[r * 6 * kb + p * 6 + i]`; rows past the edge are zero.
-private func packPanelsA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
-                         i0: Int, mb: Int, p0: Int, kb: Int) {
-    for ir in stride(from: 0, to: mb, by: microRows) {
-        let panel = dst + ir * kb
-        let rows = min(microRows, mb - ir)
-        if a.transposed {
-            // op(A) row i is a column of A. Done below, row by row of A.
-            if rows == microRows { continue }
-            for p in 0..<kb {
-                let src = a.base + (p0 + p) * a.ld + i0 + ir
-                let out = panel + p * microRows
-                for i in 0..<rows { out[i] = src[i] }
-                for i in rows..<microRows { out[i] = 0 }
-            }
-        } else {
-            for i in 0..<rows {
-                let src = a.base + (i0 + ir + i) * a.ld + p0
-                for p in 0..<kb { panel[p * microRows + i] = src[p] }
-            }
-            for i in rows..<microRows {
-                for p in 0..<kb { panel[p * microRows + i] = 0 }
-            }
+/// How the rows of an mb-row block are cut into micro-kernel panels: `sixes` panels of 6 rows,
+/// then `fours` panels of 4 rows; only the last panel may be partial (zero-padded). Four-row
+/// panels cover remainders that 6-row panels would pad: 32 = 4 x 6 + 2 x 4, 16 = 2 x 6 + 4.
+/// Panels never hold more rows than 6-row panels alone would, so `blockM` rows always fit.
+struct RowPanels {
+    let sixes: Int
+    let fours: Int
+
+    init(rows mb: Int) {
+        let full = mb / microRows
+        switch mb % microRows {
+        case 0: (sixes, fours) = (full, 0)
+        case 2 where full > 0: (sixes, fours) = (full - 1, 2)
+        case 5: (sixes, fours) = (full + 1, 0)
+        default: (sixes, fours) = (full, 1)
         }
     }
-    if a.transposed { packFullPanelsOfTransposedA(dst, a, i0: i0, mb: mb, p0: p0, kb: kb) }
+
+    var count: Int { sixes + fours }
+    func height(_ panel: Int) -> Int { panel < sixes ? microRows : 4 }
+    /// First row of `panel`; its packed data starts at `start * kb`.
+    func start(_ panel: Int) -> Int {
+        panel <= sixes ? panel * microRows : sixes * microRows + (panel - sixes) * 4
+    }
 }
 
-/// The full panels of a transposed A, copied row by row of A across all panels so that A is
-/// read sequentially (see `packPanelsB`).
-private func packFullPanelsOfTransposedA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
-                                         i0: Int, mb: Int, p0: Int, kb: Int) {
-    let fullRows = mb / microRows * microRows
+/// Packs op(A)[i0 ..< i0+mb, p0 ..< p0+kb] into the panels of `panels`: a panel of height h
+/// starting at row r holds element (r + i, p) at `dst[r * kb + p * h + i]`; rows past the
+/// edge are zero.
+private func packPanelsA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
+                         i0: Int, mb: Int, p0: Int, kb: Int, panels: RowPanels) {
+    if a.transposed {
+        packPanelsOfTransposedA(dst, a, i0: i0, mb: mb, p0: p0, kb: kb, panels: panels)
+        return
+    }
+    for panel in 0..<panels.count {
+        let ir = panels.start(panel), h = panels.height(panel)
+        let out = dst + ir * kb
+        let rows = min(h, mb - ir)
+        for i in 0..<rows {
+            let src = a.base + (i0 + ir + i) * a.ld + p0
+            for p in 0..<kb { out[p * h + i] = src[p] }
+        }
+        for i in rows..<h {
+            for p in 0..<kb { out[p * h + i] = 0 }
+        }
+    }
+}
+
+/// The panels of a transposed A (op(A) row i is a column of A), copied row by row of A across
+/// all panels so that A is read sequentially (see `packPanelsB`).
+private func packPanelsOfTransposedA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
+                                     i0: Int, mb: Int, p0: Int, kb: Int, panels: RowPanels) {
+    // Full panels take the fixed-length copies; the last panel may be partial.
+    let last = panels.count - 1
+    let lastStart = panels.start(last), lastHeight = panels.height(last)
+    let lastRows = mb - lastStart
+    let fullSixes = lastRows == lastHeight || last >= panels.sixes ? panels.sixes : panels.sixes - 1
+    let fullFours = lastRows == lastHeight || last < panels.sixes ? panels.fours : panels.fours - 1
     for p in 0..<kb {
         let src = a.base + (p0 + p) * a.ld + i0
-        var out = dst + p * microRows
         var i = 0
-        while i < fullRows {
+        var out = dst + p * microRows
+        for _ in 0..<fullSixes {
             for q in 0..<microRows { out[q] = src[i + q] }
             out += microRows * kb
             i += microRows
+        }
+        out = dst + i * kb + p * 4
+        for _ in 0..<fullFours {
+            for q in 0..<4 { out[q] = src[i + q] }
+            out += 4 * kb
+            i += 4
+        }
+        if lastRows != lastHeight {
+            let tail = dst + lastStart * kb + p * lastHeight
+            for q in 0..<lastRows { tail[q] = src[lastStart + q] }
+            for q in lastRows..<lastHeight { tail[q] = 0 }
         }
     }
 }
