@@ -103,9 +103,9 @@ func gemmLargerShapesThreads(threads: Int) {
     // Threads split C into disjoint blocks and every element is summed in the same order, so
     // one and two threads must agree bit for bit (training runs are reproducible on any core count).
     // 122 rows split along M: one thread ends with a 2-row block (a partial 4-row panel),
-    // two threads with a 56-row share (two full 4-row panels); K > 256 accumulates onto C.
+    // two threads with a 56-row share (two full 4-row panels); K > 384 accumulates onto C.
     let shapes: [(Int, Int, Int)] = [(70, 300, 129), (300, 70, 129), (1, 5000, 300), (3000, 1, 400),
-                                     (122, 20, 300), (32, 1024, 300)]
+                                     (122, 20, 400), (32, 1024, 400)]
     let one = GemmWorkspace(threads: 1), two = GemmWorkspace(threads: 2)
     for (m, n, k) in shapes {
         for (ta, tb) in transposes {
