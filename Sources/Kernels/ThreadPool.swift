@@ -40,6 +40,7 @@ final class WorkerPool: @unchecked Sendable {
     private let sleepers = Atomic<Int>(0)    // workers asleep on `wake` (changed under `lock`)
     private let callerAsleep = Atomic<Bool>(false)  // the caller is asleep on `done`
     private let stopping = Atomic<Bool>(false)
+    private let busy = Atomic<Bool>(false)  // a job is running: catches nested or concurrent use
     // Raw memory, not stored properties: pthread objects must not move, and plain pointer
     // accesses skip Swift's dynamic exclusivity bookkeeping.
     private let job: UnsafeMutablePointer<(UnsafeRawPointer, any ParallelJob.Type)?>
@@ -100,6 +101,10 @@ final class WorkerPool: @unchecked Sendable {
     /// calling thread, and returns when every part has returned.
     func run<Job: ParallelJob>(parts: Int, _ job: Job) {
         guard parts < 256 else { fatalError("WorkerPool.run: \(parts) parts, at most 255") }
+        guard !busy.exchange(true, ordering: .acquiring) else {
+            fatalError("WorkerPool.run: called while a job is running (a workspace used by two calls at once, or from inside a job)")
+        }
+        defer { busy.store(false, ordering: .releasing) }
         withUnsafePointer(to: job) { pointer in
             self.job.pointee = (UnsafeRawPointer(pointer), Job.self)
             self.parts.store(parts, ordering: .relaxed)
