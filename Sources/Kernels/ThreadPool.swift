@@ -65,17 +65,32 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_init(lock, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(done, nil)
-        for _ in 0..<workers {
-            // The thread holds a strong reference until it exits (`stop` joins it).
-            let context = Unmanaged.passRetained(self).toOpaque()
-            var handle = pthread_t()
-            let status = pthread_create(&handle, nil, { raw in
-                Unmanaged<WorkerPool>.fromOpaque(raw!).takeRetainedValue().work()
-                return nil
-            }, context)
-            guard status == 0 else { fatalError("WorkerPool: pthread_create failed (\(status))") }
-            handles.append(handle)
-        }
+        for _ in 0..<workers { handles.append(startWorker()) }
+    }
+
+    /// Starts a thread running `work()`; it holds a strong reference until it exits (`stop`
+    /// joins it).
+    private func startWorker() -> pthread_t {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        #if canImport(Darwin)
+        var handle: pthread_t?
+        let status = pthread_create(&handle, nil, { raw in
+            Unmanaged<WorkerPool>.fromOpaque(raw).takeRetainedValue().work()
+            return nil
+        }, context)
+        #else
+        var handle = pthread_t()
+        let status = pthread_create(&handle, nil, { raw in
+            Unmanaged<WorkerPool>.fromOpaque(raw!).takeRetainedValue().work()
+            return nil
+        }, context)
+        #endif
+        guard status == 0 else { fatalError("WorkerPool: pthread_create failed (\(status))") }
+        #if canImport(Darwin)
+        return handle!
+        #else
+        return handle
+        #endif
     }
 
     /// Ends and joins the workers. The owner calls it once, before dropping the pool.
