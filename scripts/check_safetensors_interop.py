@@ -1,8 +1,10 @@
-"""Both directions of the SafeTensors interop check; run by scripts/check-safetensors-interop.
+"""Both directions of the SafeTensors interop check, and a whole trained model loaded into
+PyTorch; run by scripts/check-safetensors-interop.
 
-usage: check_safetensors_interop.py SAFETENSORS_TOOL WORK_DIR
+usage: check_safetensors_interop.py SAFETENSORS_TOOL WORK_DIR [TRAINLM EVALUATE]
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -129,12 +131,137 @@ def reference_to_ours(tool, work):
         check(same, f"{name} {header[name]['dtype']} {shapes[name]}: shape, offsets and every value identical")
 
 
+def write_text(path, lines, seed):
+    """A deterministic ASCII text of `lines` lines of 12 words."""
+    words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "away", "and", "slept"]
+    state = seed
+    out = []
+    for _ in range(lines):
+        line = []
+        for _ in range(12):
+            state = (state * 1103515245 + 12345) % 2 ** 31
+            line.append(words[(state >> 16) % len(words)])
+        out.append(" ".join(line))
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def byte_ids(vocab_path):
+    """byte -> token id from a character-level vocabulary file (its `byte` entries)."""
+    ids = {}
+    with open(vocab_path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) == 3 and fields[1] == "byte":
+                # The file's escapes (Sources/Text/VocabularyFile.swift): \xHH, \\ for a
+                # backslash; a printable byte stands for itself.
+                text = fields[2]
+                value = int(text[2:], 16) if text.startswith("\\x") else 92 if text == "\\\\" else ord(text)
+                ids[value] = int(fields[0])
+    return ids
+
+
+class Attention(torch.nn.Module if torch else object):
+    """As in scripts/network-parity.py: y = x + proj(causal attention(norm(x))), x (T, B, C)."""
+
+    def __init__(self, c, heads):
+        super().__init__()
+        self.heads = heads
+        self.norm = torch.nn.LayerNorm(c, eps=1e-5)
+        self.qkv = torch.nn.Linear(c, 3 * c)
+        self.proj = torch.nn.Linear(c, c)
+
+    def forward(self, x):
+        t, b, c = x.shape
+        d = c // self.heads
+        q, k, v = self.qkv(self.norm(x)).split(c, dim=-1)
+        q, k, v = (z.reshape(t, b, self.heads, d).permute(1, 2, 0, 3) for z in (q, k, v))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(d)
+        future = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+        att = scores.masked_fill(future, float("-inf")).softmax(dim=-1)
+        return x + self.proj((att @ v).permute(2, 0, 1, 3).reshape(t, b, c))
+
+
+class LanguageModel(torch.nn.Module if torch else object):
+    """The Network module's model with its parameter names (embedding, lstm{k}, attn{k}, head)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(cfg["vocab_size"], cfg["embedding_size"])
+        self.kinds = []
+        width = cfg["embedding_size"]
+        for k, layer in enumerate(cfg["layers"]):
+            if layer["type"] == "lstm":
+                setattr(self, f"lstm{k}", torch.nn.LSTM(width, layer["hidden"]))
+                width = layer["hidden"]
+            else:
+                setattr(self, f"attn{k}", Attention(width, layer["heads"]))
+            self.kinds.append(layer["type"])
+        self.head = torch.nn.Linear(width, cfg["vocab_size"])
+
+    def forward(self, tokens):
+        """tokens (B, T) -> logits (T, B, V), from an empty state."""
+        x = self.embedding(tokens.t())
+        for k, kind in enumerate(self.kinds):
+            x = getattr(self, f"lstm{k}")(x)[0] if kind == "lstm" else getattr(self, f"attn{k}")(x)
+        return self.head(x)
+
+
+def whole_model(trainlm, evaluate, work):
+    print("3. a model trained by trainlm -> torch load_state_dict(strict=True), same loss")
+    if not torch:
+        print("  skip  needs torch")
+        return
+    train, valid, run = (os.path.join(work, name) for name in ("train.txt", "valid.txt", "run"))
+    write_text(train, 300, seed=1)
+    write_text(valid, 20, seed=2)
+    trained = subprocess.run([trainlm, "--char", "--max-steps", "100", "--embedding", "16",
+                              "--hidden", "24", "--layers", "lstm,lstm,attention", "--heads", "2",
+                              "--no-tie", "--batch", "4", "--seq", "16", "--threads", "1",
+                              "--validation-file", valid, "--run-dir", run, "--quiet", train],
+                             capture_output=True, text=True)
+    if trained.returncode != 0:
+        sys.exit(f"trainlm failed:\n{trained.stdout}{trained.stderr}")
+    path = os.path.join(run, "best.safetensors")
+    with safetensors.safe_open(path, framework="pt") as f:
+        cfg = json.loads(f.metadata()["config"])
+    model = LanguageModel(cfg)
+    result = model.load_state_dict(torch_load_file(path), strict=True)
+    check(not result.missing_keys and not result.unexpected_keys,
+          f"load_state_dict(strict=True) of {len(model.state_dict())} tensors "
+          f"({', '.join(layer['type'] for layer in cfg['layers'])})")
+    # Our loss under evaluate's window protocol (every whole window of L tokens from an empty
+    # state, `streams` windows per batch), against the same windows through PyTorch in float64.
+    streams, length = 2, 32
+    out = subprocess.run([evaluate, valid, "--run", run, "--protocol", "window", "--streams",
+                          str(streams), "--length", str(length), "--threads", "1", "--json"],
+                         check=True, capture_output=True, text=True)
+    ours = json.loads(out.stdout.strip().splitlines()[-1])
+    ids = byte_ids(os.path.join(run, "vocab.vocab"))
+    with open(valid, "rb") as f:
+        tokens = [ids[b] for b in f.read()]
+    windows = [tokens[i:i + length + 1] for i in range(0, len(tokens) - length, length)]
+    model = model.double().eval()
+    with torch.no_grad():
+        batch = torch.tensor(windows)
+        logits = model(batch[:, :-1])
+        nats = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), batch[:, 1:].t().reshape(-1), reduction="sum").item()
+    reference = nats / (len(windows) * length)
+    error = abs(ours["nats_per_token"] - reference) / reference
+    check(ours["tokens"] == len(windows) * length, f"both score {len(windows) * length} tokens")
+    check(error <= 1e-5, f"nats/token: ours {ours['nats_per_token']:.9f}, torch (float64) "
+          f"{reference:.9f}, relative difference {error:.1e} (<= 1e-5)")
+
+
 def main():
     tool, work = sys.argv[1], sys.argv[2]
     print(f"safetensors {safetensors.__version__}, numpy {np.__version__}, "
           + (f"torch {torch.__version__}" if torch else "torch not installed: numpy-only checks"))
     ours_to_reference(tool, work)
     reference_to_ours(tool, work)
+    if len(sys.argv) == 5:
+        whole_model(sys.argv[3], sys.argv[4], work)
     if failures:
         print(f"FAIL: {len(failures)} check(s) failed")
         sys.exit(1)

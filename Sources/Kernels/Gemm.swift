@@ -12,15 +12,21 @@ public enum Transpose: Sendable {
 
 // Block sizes (GotoBLAS loop order jc -> pc -> ic -> jr -> ir), chosen for a 32 KiB L1d and
 // a 512 KiB L2 per core (the development machine: 2 such cores sharing a 32 MiB L3):
-// - kc = 256: one packed B panel (256 x 16 floats = 16 KiB) plus one packed A panel
-//   (256 x 6 = 6 KiB) fit together in a 32 KiB L1, so the micro-kernel streams both from L1.
-// - mc = 120 (a multiple of 6): the packed A block is 120 x 256 x 4 B = 120 KiB, a quarter of
-//   a 512 KiB L2, leaving room for the B panels passing through.
-// - nc = 1024: the packed B block is 256 x 1024 x 4 B = 1 MiB, which stays in L3; A is
+// - kc = 384: the packed B panel (384 x 16 floats = 24 KiB) stays in a 32 KiB L1 while the
+//   A panels (384 x 6 floats = 9 KiB) stream through it from L2. Against kc = 256, fewer
+//   passes over C and whole LSTM products with K = 384 in one pass: 2-4% faster on every
+//   benchmark shape (thread CPU time, best of 3-4 interleaved runs each).
+// - mc = 72 (a multiple of 6): the packed A block is 72 x 384 x 4 B = 108 KiB, a fifth of a
+//   512 KiB L2, leaving room for the B panels and C tiles passing through.
+// - nc = 1024: the packed B block is 384 x 1024 x 4 B = 1.5 MiB, which stays in L3; A is
 //   repacked once per nc columns, which costs m*k copies against m*k*nc FLOPs.
-let blockK = 256
-let blockM = 120
+let blockK = 384
+let blockM = 72
 let blockN = 1024
+
+/// Floats per thread for packed A: a block, plus room for the 8-wide stores of the last panel
+/// to run past its end (see `packPanelOfA`).
+let packASize = blockM * blockK + 8
 
 /// Products with fewer multiply-adds than this run on one thread: below it the cost of
 /// waking a second worker (a few microseconds) is comparable to the work itself.
@@ -34,18 +40,29 @@ let parallelThreshold = 1 << 18
 public final class GemmWorkspace {
     /// Number of threads a product large enough to be split is spread over.
     public let threads: Int
-    let packedA: UnsafeMutablePointer<Float>  // (threads, blockM * blockK)
+    /// The `WorkerPool` of `threads - 1` workers (`AnyObject`: the pool needs macOS 15's
+    /// `Atomic`, this class does not); nil for one thread.
+    let pool: AnyObject?
+    let packedA: UnsafeMutablePointer<Float>  // (threads, packASize)
     let packedB: UnsafeMutablePointer<Float>  // (threads, blockK * blockN)
 
     /// - Parameter threads: worker count; `nil` uses every online core.
     public init(threads: Int? = nil) {
         let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         self.threads = max(1, threads ?? online)
-        packedA = GemmWorkspace.allocate(self.threads * blockM * blockK)
+        packedA = GemmWorkspace.allocate(self.threads * packASize)
         packedB = GemmWorkspace.allocate(self.threads * blockK * blockN)
+        if #available(macOS 15.0, *), self.threads > 1 {
+            pool = WorkerPool(workers: self.threads - 1)
+        } else {
+            pool = nil
+        }
     }
 
     deinit {
+        if #available(macOS 15.0, *), let pool {
+            unsafeDowncast(pool, to: WorkerPool.self).stop()
+        }
         UnsafeMutableRawPointer(packedA).deallocate()
         UnsafeMutableRawPointer(packedB).deallocate()
     }
@@ -56,7 +73,7 @@ public final class GemmWorkspace {
         return raw.initializeMemory(as: Float.self, repeating: 0, count: count)
     }
 
-    func packA(thread: Int) -> UnsafeMutablePointer<Float> { packedA + thread * blockM * blockK }
+    func packA(thread: Int) -> UnsafeMutablePointer<Float> { packedA + thread * packASize }
     func packB(thread: Int) -> UnsafeMutablePointer<Float> { packedB + thread * blockK * blockN }
 }
 
@@ -87,7 +104,7 @@ struct Operand {
 ///   `transB == .transpose`.
 /// - Any of M, N, K may be 0 (K == 0 gives C = beta * C).
 /// - The caller owns all buffers; `workspace` supplies the packing scratch and the thread
-///   count. Products with M == 1 (or N == 1) and K <= 30720 take the vector-matrix path.
+///   count. Products with M == 1 (or N == 1) and K <= 27648 take the vector-matrix path.
 ///
 /// Bad sizes or leading dimensions stop the program (`fatalError`), also under `-Ounchecked`.
 public func gemm(
@@ -136,28 +153,35 @@ public func gemm(
     var threads = work < parallelThreshold ? 1 : workspace.threads
     let splitN = nTiles >= mTiles
     threads = min(threads, splitN ? nTiles : mTiles)
-    if threads == 1 {
-        gemmBlocked(c, ldc: ldc, opA, opB, m: m, n: n, k: k, alpha: alpha, beta: beta,
-                    packA: workspace.packA(thread: 0), packB: workspace.packB(thread: 0))
-        return
-    }
-    parallelFor(threads: threads) { t in
+    workspace.parallelFor(threads: threads, GemmShares(
+        c: c, ldc: ldc, a: opA, b: opB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+        threads: threads, splitN: splitN, workspace: workspace))
+}
+
+/// Thread t's share of a product: an equal contiguous run of the micro-tiles of N (or M).
+private struct GemmShares: ParallelJob {
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+    let a: Operand, b: Operand
+    let m: Int, n: Int, k: Int, alpha: Float, beta: Float
+    let threads: Int, splitN: Bool
+    let workspace: GemmWorkspace
+
+    func run(part t: Int) {
+        let packA = workspace.packA(thread: t), packB = workspace.packB(thread: t)
         if splitN {
-            let tiles = evenSplit(units: nTiles, parts: threads, part: t)
+            let tiles = evenSplit(units: (n + microCols - 1) / microCols, parts: threads, part: t)
             let j0 = tiles.lowerBound * microCols
             let j1 = min(n, tiles.upperBound * microCols)
             if j1 <= j0 { return }
-            gemmBlocked(c + j0, ldc: ldc, opA, opB.offset(row: 0, col: j0),
-                        m: m, n: j1 - j0, k: k, alpha: alpha, beta: beta,
-                        packA: workspace.packA(thread: t), packB: workspace.packB(thread: t))
+            gemmBlocked(c + j0, ldc: ldc, a, b.offset(row: 0, col: j0),
+                        m: m, n: j1 - j0, k: k, alpha: alpha, beta: beta, packA: packA, packB: packB)
         } else {
-            let tiles = evenSplit(units: mTiles, parts: threads, part: t)
+            let tiles = evenSplit(units: (m + microRows - 1) / microRows, parts: threads, part: t)
             let i0 = tiles.lowerBound * microRows
             let i1 = min(m, tiles.upperBound * microRows)
             if i1 <= i0 { return }
-            gemmBlocked(c + i0 * ldc, ldc: ldc, opA.offset(row: i0, col: 0), opB,
-                        m: i1 - i0, n: n, k: k, alpha: alpha, beta: beta,
-                        packA: workspace.packA(thread: t), packB: workspace.packB(thread: t))
+            gemmBlocked(c + i0 * ldc, ldc: ldc, a.offset(row: i0, col: 0), b,
+                        m: i1 - i0, n: n, k: k, alpha: alpha, beta: beta, packA: packA, packB: packB)
         }
     }
 }
@@ -192,161 +216,28 @@ private func gemmBlocked(
             packPanelsB(packB, b, p0: pc, kb: kb, j0: jc, nb: nb)
             for ic in stride(from: 0, to: m, by: blockM) {
                 let mb = min(blockM, m - ic)
-                packPanelsA(packA, a, i0: ic, mb: mb, p0: pc, kb: kb)
+                let panels = RowPanels(rows: mb)
+                packPanelsA(packA, a, i0: ic, mb: mb, p0: pc, kb: kb, panels: panels)
                 for jr in stride(from: 0, to: nb, by: microCols) {
                     let cols = min(microCols, nb - jr)
                     let bPanel = UnsafePointer(packB + jr * kb)
-                    for ir in stride(from: 0, to: mb, by: microRows) {
-                        microKernel6x16(
-                            c + (ic + ir) * ldc + jc + jr, ldc: ldc,
-                            packA + ir * kb, bPanel, bStride: microCols,
-                            kc: kb, alpha: alpha, beta: betaBlock,
-                            rows: min(microRows, mb - ir), cols: cols)
+                    for panel in 0..<panels.count {
+                        let ir = panels.start(panel)
+                        let tile = c + (ic + ir) * ldc + jc + jr
+                        if panel < panels.sixes {
+                            microKernel6x16(tile, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
+                                            kc: kb, alpha: alpha, beta: betaBlock,
+                                            rows: min(microRows, mb - ir), cols: cols)
+                        } else {
+                            microKernel4x16(tile, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
+                                            kc: kb, alpha: alpha, beta: betaBlock,
+                                            rows: min(4, mb - ir), cols: cols)
+                        }
                     }
                 }
             }
         }
     }
-}
-
-/// Packs op(A)[i0 ..< i0+mb, p0 ..< p0+kb] into panels of 6 rows: panel r holds element
-/// (i, p) at `dst[r * 6 * kb + p * 6 + i]`; rows past the edge are zero.
-private func packPanelsA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
-                         i0: Int, mb: Int, p0: Int, kb: Int) {
-    for ir in stride(from: 0, to: mb, by: microRows) {
-        let panel = dst + ir * kb
-        let rows = min(microRows, mb - ir)
-        if a.transposed {
-            // op(A) row i is a column of A. Done below, row by row of A.
-            if rows == microRows { continue }
-            for p in 0..<kb {
-                let src = a.base + (p0 + p) * a.ld + i0 + ir
-                let out = panel + p * microRows
-                for i in 0..<rows { out[i] = src[i] }
-                for i in rows..<microRows { out[i] = 0 }
-            }
-        } else {
-            for i in 0..<rows {
-                let src = a.base + (i0 + ir + i) * a.ld + p0
-                for p in 0..<kb { panel[p * microRows + i] = src[p] }
-            }
-            for i in rows..<microRows {
-                for p in 0..<kb { panel[p * microRows + i] = 0 }
-            }
-        }
-    }
-    if a.transposed { packFullPanelsOfTransposedA(dst, a, i0: i0, mb: mb, p0: p0, kb: kb) }
-}
-
-/// The full panels of a transposed A, copied row by row of A across all panels so that A is
-/// read sequentially (see `packPanelsB`).
-private func packFullPanelsOfTransposedA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
-                                         i0: Int, mb: Int, p0: Int, kb: Int) {
-    let fullRows = mb / microRows * microRows
-    for p in 0..<kb {
-        let src = a.base + (p0 + p) * a.ld + i0
-        var out = dst + p * microRows
-        var i = 0
-        while i < fullRows {
-            for q in 0..<microRows { out[q] = src[i + q] }
-            out += microRows * kb
-            i += microRows
-        }
-    }
-}
-
-/// Packs op(B)[p0 ..< p0+kb, j0 ..< j0+nb] into panels of 16 columns: panel s holds element
-/// (p, j) at `dst[s * 16 * kb + p * 16 + j]`; columns past the edge are zero.
-private func packPanelsB(_ dst: UnsafeMutablePointer<Float>, _ b: Operand,
-                         p0: Int, kb: Int, j0: Int, nb: Int) {
-    for jr in stride(from: 0, to: nb, by: microCols) {
-        let panel = dst + jr * kb
-        let cols = min(microCols, nb - jr)
-        if b.transposed && cols == microCols {
-            // op(B) column j is a row of B: read 8 values from each of 16 rows, transpose the
-            // two 8x8 blocks in registers, write 8 rows of the panel.
-            let vectorK = kb / 8 * 8
-            let src = b.base + (j0 + jr) * b.ld + p0
-            var p = 0
-            while p < vectorK {
-                storeRows8(transpose8x8(loadRows8(src + p, b.ld)), panel + p * microCols, microCols)
-                storeRows8(transpose8x8(loadRows8(src + 8 * b.ld + p, b.ld)),
-                           panel + p * microCols + 8, microCols)
-                p += 8
-            }
-            for j in 0..<microCols {
-                for q in vectorK..<kb { panel[q * microCols + j] = src[j * b.ld + q] }
-            }
-        } else if b.transposed {
-            // op(B) column j is a row of B: read it sequentially, write with stride 16.
-            for j in 0..<cols {
-                let src = b.base + (j0 + jr + j) * b.ld + p0
-                for p in 0..<kb { panel[p * microCols + j] = src[p] }
-            }
-            for j in cols..<microCols {
-                for p in 0..<kb { panel[p * microCols + j] = 0 }
-            }
-        } else if cols < microCols {
-            for p in 0..<kb {
-                let src = b.base + (p0 + p) * b.ld + j0 + jr
-                let out = panel + p * microCols
-                for j in 0..<cols { out[j] = src[j] }
-                for j in cols..<microCols { out[j] = 0 }
-            }
-        }
-    }
-    guard !b.transposed else { return }
-    // Full panels of an untransposed B are copied row by row across all panels: each row of
-    // B is then read sequentially (a 4 KiB page at a time), where panel by panel would read
-    // 64 bytes from each of kb pages and stall on cache and TLB misses.
-    let fullCols = nb / microCols * microCols
-    for p in 0..<kb {
-        let src = b.base + (p0 + p) * b.ld + j0
-        var out = dst + p * microCols
-        var j = 0
-        while j < fullCols {
-            store8(load8(src + j), out)
-            store8(load8(src + j + 8), out + 8)
-            out += microCols * kb
-            j += microCols
-        }
-    }
-}
-
-typealias Rows8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
-                  SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
-
-/// Transposes an 8x8 block held as 8 row vectors: three rounds of splitting each pair of rows
-/// into its even and odd elements (a perfect shuffle; 2^3 = 8). Tuples, not arrays: an array
-/// here would be allocated on every call.
-@inline(__always)
-private func transpose8x8(_ r: Rows8) -> Rows8 {
-    @inline(__always)
-    func split(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
-        let pair = SIMD16<Float>(lowHalf: a, highHalf: b)
-        return (pair.evenHalf, pair.oddHalf)
-    }
-    @inline(__always)
-    func round(_ r: Rows8) -> Rows8 {
-        let (e0, o0) = split(r.0, r.1), (e1, o1) = split(r.2, r.3)
-        let (e2, o2) = split(r.4, r.5), (e3, o3) = split(r.6, r.7)
-        return (e0, e1, e2, e3, o0, o1, o2, o3)
-    }
-    return round(round(round(r)))
-}
-
-/// Loads 8 floats from each of 8 rows `ld` apart.
-@inline(__always)
-private func loadRows8(_ p: UnsafePointer<Float>, _ ld: Int) -> Rows8 {
-    (load8(p), load8(p + ld), load8(p + 2 * ld), load8(p + 3 * ld),
-     load8(p + 4 * ld), load8(p + 5 * ld), load8(p + 6 * ld), load8(p + 7 * ld))
-}
-
-/// Stores 8 vectors at `p`, `p + ld`, ... .
-@inline(__always)
-private func storeRows8(_ r: Rows8, _ p: UnsafeMutablePointer<Float>, _ ld: Int) {
-    store8(r.0, p); store8(r.1, p + ld); store8(r.2, p + 2 * ld); store8(r.3, p + 3 * ld)
-    store8(r.4, p + 4 * ld); store8(r.5, p + 5 * ld); store8(r.6, p + 6 * ld); store8(r.7, p + 7 * ld)
 }
 
 /// Reference for `gemm`: the plain triple loop, accumulating in Double. Same arguments and

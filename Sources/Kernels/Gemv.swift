@@ -25,20 +25,33 @@ func gemvRow(
         for p in 0..<k { scratch[p] = x[p * incX] }
         xs = UnsafePointer(scratch)
     }
-    let xv = xs
     // Shares are whole 64-column chunks so that every thread runs the wide loop.
     let chunks = (n + 63) / 64
     let threads = k * n < gemvParallelThreshold ? 1 : min(workspace.threads, chunks)
-    parallelFor(threads: threads) { t in
+    workspace.parallelFor(threads: threads, GemvShares(
+        y: y, incY: incY, x: xs, matrix: matrix, k: k, n: n, alpha: alpha, beta: beta,
+        chunks: chunks, threads: threads, workspace: workspace))
+}
+
+/// Thread t's share of a vector-matrix product: an equal run of 64-column chunks.
+private struct GemvShares: ParallelJob {
+    let y: UnsafeMutablePointer<Float>, incY: Int
+    let x: UnsafePointer<Float>
+    let matrix: Operand
+    let k: Int, n: Int, alpha: Float, beta: Float
+    let chunks: Int, threads: Int
+    let workspace: GemmWorkspace
+
+    func run(part t: Int) {
         let share = evenSplit(units: chunks, parts: threads, part: t)
         let j0 = share.lowerBound * 64
         let j1 = min(n, share.upperBound * 64)
         if j1 <= j0 { return }
         if matrix.transposed {
-            gemvDots(y + j0 * incY, incY: incY, x: xv, rows: matrix.base + j0 * matrix.ld,
+            gemvDots(y + j0 * incY, incY: incY, x: x, rows: matrix.base + j0 * matrix.ld,
                      ld: matrix.ld, k: k, n: j1 - j0, alpha: alpha, beta: beta)
         } else {
-            gemvAxpys(y + j0 * incY, incY: incY, x: xv, matrix: matrix.base + j0,
+            gemvAxpys(y + j0 * incY, incY: incY, x: x, matrix: matrix.base + j0,
                       ld: matrix.ld, k: k, n: j1 - j0, alpha: alpha, beta: beta,
                       scratch: workspace.packB(thread: t))
         }

@@ -102,18 +102,24 @@ func gemmLargerShapesThreads(threads: Int) {
 @Test func gemmResultsDoNotDependOnTheThreadCount() {
     // Threads split C into disjoint blocks and every element is summed in the same order, so
     // one and two threads must agree bit for bit (training runs are reproducible on any core count).
-    let shapes: [(Int, Int, Int)] = [(70, 300, 129), (300, 70, 129), (1, 5000, 300), (3000, 1, 400)]
+    // 122 rows split along M: one thread ends with a 2-row block (a partial 4-row panel),
+    // two threads with a 56-row share (two full 4-row panels); K > 384 accumulates onto C.
+    let shapes: [(Int, Int, Int)] = [(70, 300, 129), (300, 70, 129), (1, 5000, 300), (3000, 1, 400),
+                                     (122, 20, 400), (32, 1024, 400)]
     let one = GemmWorkspace(threads: 1), two = GemmWorkspace(threads: 2)
     for (m, n, k) in shapes {
         for (ta, tb) in transposes {
-            let a = randomArray(m * k, seed: 1), b = randomArray(k * n, seed: 2)
-            var c1 = [Float](repeating: 0, count: m * n), c2 = c1
-            let lda = ta == .transpose ? m : k, ldb = tb == .transpose ? k : n
-            gemm(&c1, ldc: n, a, lda: lda, transA: ta, b, ldb: ldb, transB: tb,
-                 m: m, n: n, k: k, workspace: one)
-            gemm(&c2, ldc: n, a, lda: lda, transA: ta, b, ldb: ldb, transB: tb,
-                 m: m, n: n, k: k, workspace: two)
-            #expect(c1 == c2, "m=\(m) n=\(n) k=\(k) \(ta) \(tb)")
+            for (alpha, beta) in [(Float(1), Float(0)), (-1.5, 0.75)] {
+                let a = randomArray(m * k, seed: 1), b = randomArray(k * n, seed: 2)
+                var c1 = randomArray(m * n, seed: 3), c2 = c1
+                let lda = ta == .transpose ? m : k, ldb = tb == .transpose ? k : n
+                gemm(&c1, ldc: n, a, lda: lda, transA: ta, b, ldb: ldb, transB: tb,
+                     m: m, n: n, k: k, alpha: alpha, beta: beta, workspace: one)
+                gemm(&c2, ldc: n, a, lda: lda, transA: ta, b, ldb: ldb, transB: tb,
+                     m: m, n: n, k: k, alpha: alpha, beta: beta, workspace: two)
+                let differing = zip(c1, c2).filter { $0.0 != $0.1 }.count
+                #expect(differing == 0, "m=\(m) n=\(n) k=\(k) \(ta) \(tb) beta=\(beta)")
+            }
         }
     }
 }

@@ -4,36 +4,57 @@ import Testing
 @testable import Network
 
 /// After the first step with a given (B, T), a training step (forward, zero gradients,
-/// backward) and a decoding step make no allocation at all. Counted by interposing malloc
-/// and friends (CMallocCounter) on this thread; with one GEMM thread, and shapes far below
-/// the GEMM's threading threshold, all work runs on this thread.
-@Test func steadyStateTrainingStepAllocatesNothing() throws {
-    let config = ModelConfig(
-        vocabularySize: 23, embeddingSize: 8,
-        layers: [.lstm(hidden: 16), .attention(heads: 2), .lstm(hidden: 8)],
-        dropout: 0.1, tieEmbeddings: true, maxSequenceLength: 16)
-    let model = try Model<Float>(config: config, seed: 1, threads: 1)
-    let (b, t) = (2, 6)
-    let tokens = randomTokens(b * t, v: 23, seed: 1), targets = randomTokens(b * t, v: 23, seed: 2)
+/// backward) and a decoding step make no allocation at all, on any thread. Counted by
+/// interposing malloc and friends (CMallocCounter) on this thread and on the threads it
+/// creates, which include the GEMM's worker threads.
+///
+/// One thread: small shapes, all work on this thread. Two threads: shapes above the GEMM's
+/// threading threshold (2^18 multiply-adds: the input projections, the recurrent products
+/// (4 x 128) x (128 x 512) and the output head), so the worker runs part of every step.
+@Test(arguments: [1, 2])
+func steadyStateTrainingStepAllocatesNothing(threads: Int) throws {
+    let config: ModelConfig, b: Int, t: Int
+    if threads == 1 {
+        config = ModelConfig(
+            vocabularySize: 23, embeddingSize: 8,
+            layers: [.lstm(hidden: 16), .attention(heads: 2), .lstm(hidden: 8)],
+            dropout: 0.1, tieEmbeddings: true, maxSequenceLength: 16)
+        (b, t) = (2, 6)
+    } else {
+        config = ModelConfig(
+            vocabularySize: 300, embeddingSize: 64,
+            layers: [.lstm(hidden: 128), .attention(heads: 2), .lstm(hidden: 64)],
+            dropout: 0.1, tieEmbeddings: true, maxSequenceLength: 16)
+        (b, t) = (4, 16)
+    }
+    malloc_counter_track_thread(1)
+    defer { malloc_counter_track_thread(0) }
+    let threadsBefore = malloc_counter_tracked_threads()
+    let model = try Model<Float>(config: config, seed: 1, threads: threads)
+    #expect(malloc_counter_tracked_threads() - threadsBefore == UInt(threads - 1))
+
+    let v = config.vocabularySize
+    let tokens = randomTokens(b * t, v: v, seed: 1), targets = randomTokens(b * t, v: v, seed: 2)
     func trainingStep() throws {
         _ = try model.forward(tokens: tokens, targets: targets, batch: b, steps: t)
         model.parameters.zeroGradients()
         try model.backward()
     }
-    let first = malloc_counter_thread_calls()
+    let first = malloc_counter_tracked_calls()
     try trainingStep()
-    let setup = malloc_counter_thread_calls() - first
+    let setup = malloc_counter_tracked_calls() - first
     #expect(setup > 0)  // the counter works: the first step builds the arenas
 
-    let before = malloc_counter_thread_calls()
+    let before = malloc_counter_tracked_calls()
     for _ in 0..<3 { try trainingStep() }
-    let steady = malloc_counter_thread_calls() - before
+    let steady = malloc_counter_tracked_calls() - before
     #expect(steady == 0, "\(steady) allocations in 3 steady-state training steps")
 
-    _ = try model.step(tokens: [1, 2])
-    let beforeDecode = malloc_counter_thread_calls()
-    for token in Int32(3)..<8 { _ = try model.step(tokens: [token, token + 1]) }
-    let decode = malloc_counter_thread_calls() - beforeDecode
+    let decodeTokens = (0..<b).map { Int32($0 % v) }
+    _ = try model.step(tokens: decodeTokens)
+    let beforeDecode = malloc_counter_tracked_calls()
+    for _ in 0..<5 { _ = try model.step(tokens: decodeTokens) }
+    let decode = malloc_counter_tracked_calls() - beforeDecode
     #expect(decode == 0, "\(decode) allocations in 5 decoding steps")
-    print("allocations: first training step \(setup), next 3 steps \(steady), 5 decoding steps \(decode)")
+    print("allocations with \(threads) thread(s): first training step \(setup), next 3 steps \(steady), 5 decoding steps \(decode)")
 }
