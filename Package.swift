@@ -96,7 +96,8 @@ let package = Package(
         // the kernels; no dependency on Text.
         .target(name: "Network", dependencies: ["Kernels", "SafeTensors"], exclude: ["README.md"],
                 swiftSettings: vectorSettings),
-        // Test support only: counts malloc calls on the calling thread (the allocation test).
+        // Test support only: counts malloc calls on the calling thread and the threads it starts
+        // (the allocation test).
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         // Fixtures/ is read through #filePath (written by scripts/network-parity.py).
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Kernels", "CMallocCounter", "SafeTensors"],
