@@ -11,7 +11,9 @@ import Testing
 /// One thread: small shapes, all work on this thread. Two threads: shapes above the GEMM's
 /// threading threshold (2^18 multiply-adds: the input projections, the recurrent products
 /// (4 x 128) x (128 x 512) and the output head), so the worker runs part of every step.
-@Test(arguments: [1, 2])
+// Serialized: the counter of tracked threads is process-wide, so the 2-thread case's first
+// step would count in the 1-thread case's steady-state window if they ran at once.
+@Test(.serialized, arguments: [1, 2])
 func steadyStateTrainingStepAllocatesNothing(threads: Int) throws {
     let config: ModelConfig, b: Int, t: Int
     if threads == 1 {
