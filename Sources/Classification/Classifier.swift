@@ -27,15 +27,6 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         case labels, model, maxTokens = "max_tokens", languageModel = "language_model"
         case simplifyLinks = "simplify_links"
     }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        labels = try c.decode([String].self, forKey: .labels)
-        model = try c.decode(ModelConfig.self, forKey: .model)
-        maxTokens = try c.decode(Int.self, forKey: .maxTokens)
-        languageModel = try c.decodeIfPresent(String.self, forKey: .languageModel)
-        simplifyLinks = try c.decodeIfPresent(Bool.self, forKey: .simplifyLinks) ?? false
-    }
 }
 
 /// A text classifier: tokenizer -> encoder (embedding and LSTM/attention layers of a

@@ -1,9 +1,12 @@
 import Dispatch
+import Foundation
 
 /// Scores a classifier on labelled examples.
 public enum ClassifierEvaluation {
     public struct Result: Sendable {
         public var report: ClassificationReport
+        /// Mean cross-entropy of the gold labels, nats.
+        public var loss: Double
         /// Texts per second, from raw text (tokenization included) to probabilities.
         public var textsPerSecond: Double
     }
@@ -19,10 +22,21 @@ public enum ClassifierEvaluation {
             return label
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let probabilities = try classifier.probabilities(examples.map { try classifier.tokens($0.text) })
+        let sequences = try examples.map { try classifier.tokens($0.text) }
+        var result = try evaluate(classifier, sequences: sequences, gold: gold)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        result.textsPerSecond = Double(examples.count) / max(seconds, 1e-9)
+        return result
+    }
+
+    /// The report and mean cross-entropy on token sequences (`Classifier.tokens`) with gold
+    /// class indices; `textsPerSecond` is left 0.
+    public static func evaluate(_ classifier: Classifier, sequences: [[Int32]], gold: [Int]) throws -> Result {
+        let probabilities = try classifier.probabilities(sequences)
         let predicted = probabilities.map { p in p.indices.max { p[$0] < p[$1] }! }
+        var loss = 0.0
+        for (p, y) in zip(probabilities, gold) { loss -= log(max(Double(p[y]), 1e-12)) }
         return Result(report: ClassificationReport(labels: classifier.labels, gold: gold, predicted: predicted),
-                      textsPerSecond: Double(examples.count) / max(seconds, 1e-9))
+                      loss: loss / Double(max(1, gold.count)), textsPerSecond: 0)
     }
 }

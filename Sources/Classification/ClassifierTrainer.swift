@@ -208,13 +208,9 @@ public final class ClassifierTrainer {
     /// best macro F1 (ties: lower loss). Returns whether they did.
     private func evaluate(step: Int, epoch: Double, trainLoss: Double?, lowest: Int, trainSeconds: Double,
                           seconds: Double) throws -> Bool {
-        let probabilities = try classifier.probabilities(validation.map(\.ids))
-        let gold = validation.map(\.label)
-        let predicted = probabilities.map { p in p.indices.max { p[$0] < p[$1] }! }
-        let report = ClassificationReport(labels: classifier.labels, gold: gold, predicted: predicted)
-        var loss = 0.0
-        for (p, y) in zip(probabilities, gold) { loss -= log(max(Double(p[y]), 1e-12)) }
-        loss /= Double(gold.count)
+        let result = try ClassifierEvaluation.evaluate(classifier, sequences: validation.map(\.ids),
+                                                       gold: validation.map(\.label))
+        let report = result.report, loss = result.loss
         var record = ClassifierMetrics(step: step, epoch: epoch, trainLoss: trainLoss, validationLoss: loss,
                                        accuracy: report.accuracy, macroF1: report.macroF1,
                                        f1: Dictionary(uniqueKeysWithValues: report.classes.map { ($0.label, $0.f1) }),
@@ -243,31 +239,11 @@ public final class ClassifierTrainer {
 
     /// Clips the global norm of the head's and the trainable groups' gradients; returns the norm
     /// before clipping (non-finite if any gradient is).
-    private func clip(from lowest: Int) -> Double {
-        let encoder = classifier.model.parameters.gradients, head = classifier.head.gradients
+    private func clip(from lowest: Int) -> Float {
+        let encoder = classifier.model.parameters.gradients
         let trainable = lowest < groups.count ? groups[lowest].range.lowerBound..<groups.last!.range.upperBound : 0..<0
-        var sum = sumOfSquares(UnsafeBufferPointer(head))
-        sum += sumOfSquares(UnsafeBufferPointer(rebasing: encoder[trainable]))
-        let norm = sum.squareRoot()
-        guard norm.isFinite, options.clip > 0, norm > Double(options.clip) else { return norm }
-        let scale = Float(Double(options.clip) / (norm + 1e-6))
-        for i in head.indices { head[i] *= scale }
-        for i in trainable { encoder[i] *= scale }
-        return norm
-    }
-
-    private func sumOfSquares(_ values: UnsafeBufferPointer<Float>) -> Double {
-        var lanes = SIMD8<Double>()
-        var i = 0
-        while i + 8 <= values.count {
-            var v = SIMD8<Double>()
-            for j in 0..<8 { v[j] = Double(values[i + j]) }
-            lanes.addProduct(v, v)
-            i += 8
-        }
-        var sum = lanes.sum()
-        while i < values.count { sum += Double(values[i]) * Double(values[i]); i += 1 }
-        return sum
+        return clipGradientNorm([classifier.head.gradients, UnsafeMutableBufferPointer(rebasing: encoder[trainable])],
+                                maxNorm: options.clip)
     }
 
     /// One epoch's batches: the texts shuffled, sorted by length within pools of 50 batches,

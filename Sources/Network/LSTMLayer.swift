@@ -88,9 +88,8 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     func makeGateTable(_ table: UnsafeMutablePointer<Scalar>, embedding: UnsafePointer<Scalar>, vocabulary: Int,
                        workspace: GemmWorkspace) {
         let g = 4 * hidden
-        table.update(from: bih, count: g)
-        Scalar.axpy(table, alpha: 1, bhh, count: g)
-        for r in 1..<max(1, vocabulary) { (table + r * g).update(from: table, count: g) }
+        Scalar.broadcastRows(table, bih, rows: vocabulary, cols: g)
+        for r in 0..<vocabulary { Scalar.axpy(table + r * g, alpha: 1, bhh, count: g) }
         Scalar.gemm(table, ldc: g, embedding, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
                     m: vocabulary, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
     }

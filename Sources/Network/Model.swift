@@ -45,8 +45,9 @@ public final class Model<Scalar: NetworkScalar> {
     private let embedding: EmbeddingLayer<Scalar>
     private let layers: [AnyLayer]
     private let head: OutputHead<Scalar>
-    private var run: Run?
+    /// Buffers per (B, T) shape, least recently used first; the last is the current one.
     private var retained: [Run] = []
+    private var run: Run? { retained.last }
     /// How many (B, T) shapes keep their buffers (see "Memory" above); 1 by default. A
     /// classifier that pads its batches to a few lengths raises it.
     public var retainedShapes = 1
@@ -373,18 +374,15 @@ public final class Model<Scalar: NetworkScalar> {
     /// With `retainedShapes` above 1, up to that many shapes keep their buffers (and their
     /// own recurrent state) for reuse, the least recently used dropped first.
     private func run(batch: Int, steps: Int, withHead: Bool) -> Run {
-        if let run, run.batch == batch, run.steps == steps, run.hasHead || !withHead { return run }
-        if let i = retained.firstIndex(where: { $0.batch == batch && $0.steps == steps && ($0.hasHead || !withHead) }) {
-            let found = retained.remove(at: i)
-            retained.append(found)
-            run = found
-            return found
+        func fits(_ r: Run) -> Bool { r.batch == batch && r.steps == steps && (r.hasHead || !withHead) }
+        if let run, fits(run) { return run }
+        if let i = retained.firstIndex(where: fits) {
+            retained.append(retained.remove(at: i))
+        } else {
+            retained.append(Run(model: self, batch: batch, steps: steps, withHead: withHead))
+            if retained.count > max(1, retainedShapes) { retained.removeFirst() }
         }
-        let fresh = Run(model: self, batch: batch, steps: steps, withHead: withHead)
-        retained.append(fresh)
-        if retained.count > max(1, retainedShapes) { retained.removeFirst() }
-        run = fresh
-        return fresh
+        return retained.last!
     }
 
     private func dropoutSeed(site: Int, step: UInt64) -> UInt64 {

@@ -30,11 +30,21 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
 /// A non-finite norm is returned as is and nothing is scaled: the caller must skip the step.
 @discardableResult
 public func clipGradientNorm(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Float) -> Float {
+    clipGradientNorm([gradients], maxNorm: maxNorm)
+}
+
+/// `clipGradientNorm` over the union of several buffers (one global norm).
+@discardableResult
+public func clipGradientNorm(_ buffers: [UnsafeMutableBufferPointer<Float>], maxNorm: Float) -> Float {
     var sum = 0.0
-    for g in gradients { sum += Double(g) * Double(g) }
+    for gradients in buffers {
+        for g in gradients { sum += Double(g) * Double(g) }
+    }
     let norm = Float(sum.squareRoot())
     guard norm.isFinite, norm > maxNorm, maxNorm > 0 else { return norm }
     let scale = maxNorm / (norm + 1e-6)
-    for i in gradients.indices { gradients[i] *= scale }
+    for gradients in buffers {
+        for i in gradients.indices { gradients[i] *= scale }
+    }
     return norm
 }
