@@ -10,7 +10,7 @@ import Text
 /// |---|---|
 /// | `classifier.json` | the `ClassifierSpec`: labels, encoder configuration, token limit |
 /// | `vocab.vocab` | the vocabulary the encoder's ids refer to |
-/// | `model.safetensors` | encoder weights with PyTorch's names (see `ParameterStore`) plus `classifier.weight` (K, 3C) and `classifier.bias` (K); the spec in the metadata |
+/// | `model.safetensors` | encoder weights with PyTorch's names (see `ParameterStore`) plus `classifier.weight` (K, 3C), `classifier.bias` (K) and, with n-grams, `ngrams.weight` (buckets, K); the spec in the metadata |
 /// | `metrics.jsonl` | one record per validation during training |
 public struct ClassifierFolder: Sendable {
     public let path: String
@@ -54,7 +54,7 @@ public struct ClassifierFolder: Sendable {
         let spec: ClassifierSpec
         do {
             spec = try JSONDecoder().decode(ClassifierSpec.self, from: Data(try readWholeFile(path: specPath)))
-            try spec.model.validate()
+            try spec.validate()
         } catch {
             throw ClassificationError.model("'\(specPath)' is damaged: \(error)")
         }

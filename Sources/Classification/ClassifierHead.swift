@@ -3,27 +3,39 @@ import Kernels
 import Network
 
 /// The classification head on the encoder's output: concat pooling (ULMFiT) and a linear layer
-/// with a softmax.
+/// with a softmax, plus an optional linear model over hashed token n-grams (wide and deep).
 ///
 ///   features (T, B, C), time-major; sequence b has lengths[b] valid steps (1...T)
 ///   pooled (B, 3C) = [h at the last valid step | mean over valid steps | max over valid steps]
-///   logits (B, K) = pooled W^T + bias        W (K, 3C) `classifier.weight`, bias (K)
+///   logits (B, K) = pooled W^T + bias + (1/sqrt(|G_b|)) sum_{g in G_b} U[g]
+///       W (K, 3C) `classifier.weight`, bias (K) `classifier.bias`,
+///       U (buckets, K) `ngrams.weight`, G_b the n-gram rows of sequence b (`TokenNgrams`)
 ///   loss = sum_b w[y_b] * -log softmax(logits_b)[y_b] / sum_b w[y_b]   (class weights w)
 ///
+/// The n-gram term is what a bag-of-n-grams classifier (fastText, TF-IDF + logistic
+/// regression) learns: which words and phrases mark a class, wherever they stand. The encoder
+/// adds what such models cannot see (order, negation, context); the two train together. The
+/// 1/sqrt(count) scale is the L2 norm of a text's n-gram count vector, so long and short texts
+/// weigh their n-grams alike. U starts at zero.
+///
 /// Positions past a sequence's length take no part, so right padding changes nothing (the
-/// layers are causal). The parameters live in one flat buffer (weight, then bias) with a
-/// gradient buffer of the same layout, for the optimizer. Buffers for a batch grow to the
+/// layers are causal). The parameters live in one flat buffer (weight, bias, n-gram table)
+/// with a gradient buffer of the same layout, for the optimizer. Buffers for a batch grow to the
 /// largest (B, T) seen and are reused; nothing is allocated per batch after that.
 public final class ClassifierHead<Scalar: NetworkScalar> {
     public let width: Int    // C
     public let classes: Int  // K
-    /// (K * 3C + K): the weight (K, 3C) row-major, then the bias (K).
+    /// Rows of the n-gram table (0: no n-gram term).
+    public let ngramBuckets: Int
+    /// (K * 3C + K + buckets * K): the weight (K, 3C) row-major, the bias (K), the n-gram table.
     public let values: UnsafeMutableBufferPointer<Scalar>
     public let gradients: UnsafeMutableBufferPointer<Scalar>
     /// Names and shapes of the two tensors in `values`, PyTorch's `nn.Linear(3C, K)` as `classifier`.
     public var tensors: [(name: String, shape: [Int], range: Range<Int>)] {
-        [("classifier.weight", [classes, 3 * width], 0..<(classes * 3 * width)),
-         ("classifier.bias", [classes], (classes * 3 * width)..<values.count)]
+        let linear = classes * 3 * width
+        let list = [("classifier.weight", [classes, 3 * width], 0..<linear),
+                    ("classifier.bias", [classes], linear..<(linear + classes))]
+        return ngramBuckets == 0 ? list : list + [("ngrams.weight", [ngramBuckets, classes], (linear + classes)..<values.count)]
     }
 
     private let workspace = GemmWorkspace(threads: 1)
@@ -36,11 +48,13 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
     private var dfeatures: UnsafeMutablePointer<Scalar>? // (T, B, C)
     private var shape = (batch: 0, steps: 0)
     private var lengths: [Int] = []
+    private var ngramRows: [[Int32]] = []
 
-    public init(width: Int, classes: Int) {
+    public init(width: Int, classes: Int, ngramBuckets: Int = 0) {
         self.width = width
         self.classes = classes
-        let count = classes * 3 * width + classes
+        self.ngramBuckets = ngramBuckets
+        let count = classes * 3 * width + classes + ngramBuckets * classes
         values = .allocate(capacity: count)
         values.initialize(repeating: 0)
         gradients = .allocate(capacity: count)
@@ -56,21 +70,29 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
 
     private var weight: UnsafeMutablePointer<Scalar> { values.baseAddress! }
     private var bias: UnsafeMutablePointer<Scalar> { values.baseAddress! + classes * 3 * width }
+    private var ngramTable: UnsafeMutablePointer<Scalar> { bias + classes }
 
-    /// nn.Linear's initialization: uniform(-1/sqrt(3C), 1/sqrt(3C)) from a seeded stream.
+    /// nn.Linear's initialization, uniform(-1/sqrt(3C), 1/sqrt(3C)) from a seeded stream, for
+    /// the linear layer; zero for the n-gram table.
     public func initialize(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         let bound = 1 / Float(3 * width).squareRoot()
-        for i in 0..<values.count { values[i] = Scalar((rng.nextUnitFloat() * 2 - 1) * bound) }
+        let linear = classes * 3 * width + classes
+        for i in 0..<linear { values[i] = Scalar((rng.nextUnitFloat() * 2 - 1) * bound) }
+        ngramTable.update(repeating: 0, count: ngramBuckets * classes)
     }
 
     /// Pools `features` (T, B, C) and returns the logits (B, K), valid until the next call.
-    /// `lengths` (B) are the valid steps of each sequence, each in 1...T.
-    public func forward(_ features: UnsafePointer<Scalar>, lengths: [Int], steps: Int) -> UnsafeBufferPointer<Scalar> {
+    /// `lengths` (B) are the valid steps of each sequence, each in 1...T; `ngrams` (B, or empty
+    /// when the head has no n-gram table) the n-gram rows of each sequence, each in 0..<buckets.
+    public func forward(_ features: UnsafePointer<Scalar>, lengths: [Int], steps: Int,
+                        ngrams: [[Int32]] = []) -> UnsafeBufferPointer<Scalar> {
         let b = lengths.count, c = width
+        precondition(ngrams.count == (ngramBuckets > 0 ? b : 0), "ClassifierHead: \(ngrams.count) n-gram lists for \(b) sequences")
         reserve(rows: b, steps: steps)
         shape = (b, steps)
         self.lengths = lengths
+        ngramRows = ngrams
         let pooled = pooled!, argmax = argmax!
         for row in 0..<b {
             let n = lengths[row]
@@ -93,6 +115,13 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
         Scalar.broadcastRows(logitRows!, bias, rows: b, cols: classes)
         Scalar.gemm(logitRows!, ldc: classes, pooled, lda: 3 * c, transA: .none, weight, ldb: 3 * c,
                     transB: .transpose, m: b, n: classes, k: 3 * c, alpha: 1, beta: 1, workspace: workspace)
+        for (row, rows) in ngrams.enumerated() where !rows.isEmpty {
+            let z = logitRows! + row * classes, scale = Self.ngramScale(rows.count)
+            for g in rows {
+                precondition(g >= 0 && Int(g) < ngramBuckets, "ClassifierHead: n-gram row \(g) outside 0..<\(ngramBuckets)")
+                Scalar.axpy(z, alpha: scale, ngramTable + Int(g) * classes, count: classes)
+            }
+        }
         return UnsafeBufferPointer(start: logitRows, count: b * classes)
     }
 
@@ -131,6 +160,11 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
         Scalar.gemm(gradients.baseAddress!, ldc: 3 * c, dlogits!, lda: k, transA: .transpose, pooled!, ldb: 3 * c,
                     transB: .none, m: k, n: 3 * c, k: b, alpha: 1, beta: 1, workspace: workspace)
         Scalar.addColumnSums(gradients.baseAddress! + k * 3 * c, dlogits!, rows: b, cols: k)
+        let dtable = gradients.baseAddress! + k * 3 * c + k
+        for (row, rows) in ngramRows.enumerated() where !rows.isEmpty {
+            let scale = Self.ngramScale(rows.count)
+            for g in rows { Scalar.axpy(dtable + Int(g) * k, alpha: scale, dlogits! + row * k, count: k) }
+        }
         Scalar.gemm(dpooled, ldc: 3 * c, dlogits!, lda: k, transA: .none, weight, ldb: 3 * c,
                     transB: .none, m: b, n: 3 * c, k: k, alpha: 1, beta: 0, workspace: workspace)
         dfeatures.update(repeating: 0, count: steps * b * c)
@@ -150,6 +184,8 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
         }
         return UnsafePointer(dfeatures)
     }
+
+    private static func ngramScale(_ count: Int) -> Scalar { 1 / Scalar(Double(count).squareRoot()) }
 
     private func reserve(rows: Int, steps: Int) {
         guard rows > capacity.rows || steps > capacity.steps else { return }

@@ -18,24 +18,45 @@ public enum ClassifierSetup {
     }
 
     /// A classifier whose encoder is the language model of `run` (its `checkpoint` weights),
-    /// with `dropout` in place of the language model's, and a fresh head.
+    /// with `dropout` in place of the language model's, and a fresh head (with a hashed n-gram
+    /// table when `ngrams` is given). `encoderLayers` keeps only the embedding and the lowest
+    /// layers: fewer layers predict faster, and the lowest ones carry most of what a
+    /// sentiment label needs.
     public static func fromLanguageModel(run: RunFolder, checkpoint: RunFolder.Checkpoint = .best, labels: [String],
-                                         dropout: Float, maxTokens: Int, seed: UInt64, threads: Int?) throws -> Classifier {
+                                         dropout: Float, maxTokens: Int, encoderLayers: Int? = nil,
+                                         ngrams: TokenNgrams? = nil, seed: UInt64, threads: Int?) throws -> Classifier {
         let vocabulary = try run.readVocabulary()
         let (languageModel, _) = try run.loadModel(checkpoint, threads: threads)
         var config = languageModel.config
+        let available = config.layers.count
+        if let encoderLayers {
+            guard (1...available).contains(encoderLayers) else {
+                throw ClassificationError.data("the language model has \(available) layer(s); cannot keep \(encoderLayers)")
+            }
+            config.layers = Array(config.layers.prefix(encoderLayers))
+            // The output head is never used; untie it when the top width no longer fits it.
+            if config.width(before: encoderLayers) != config.embeddingSize { config.tieEmbeddings = false }
+        }
         config.dropout = dropout
         let model = try Model<Float>(config: config, seed: seed, threads: threads)
-        try model.parameters.copyValues(from: languageModel.parameters)
-        let spec = ClassifierSpec(labels: labels, model: config, maxTokens: maxTokens, languageModel: run.path)
+        for tensor in model.parameters.tensors where !tensor.name.hasPrefix("head.") {
+            let source = try languageModel.parameters.tensor(tensor.name)
+            guard source.shape == tensor.shape else {
+                throw ClassificationError.model("the language model's '\(tensor.name)' has shape \(source.shape), the encoder's \(tensor.shape)")
+            }
+            model.parameters.value(tensor.name).update(from: languageModel.parameters.value(tensor.name), count: tensor.count)
+        }
+        let spec = ClassifierSpec(labels: labels, model: config, maxTokens: maxTokens, languageModel: run.path,
+                                  ngramBuckets: ngrams?.buckets ?? 0, ngramOrder: ngrams?.order ?? 3)
         return try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: seed, threads: threads)
     }
 
     /// A classifier with a freshly initialized encoder of `config` over `vocabulary`.
     public static func fromScratch(config: ModelConfig, vocabulary: Vocabulary, labels: [String], maxTokens: Int,
-                                   seed: UInt64, threads: Int?) throws -> Classifier {
+                                   ngrams: TokenNgrams? = nil, seed: UInt64, threads: Int?) throws -> Classifier {
         let model = try Model<Float>(config: config, seed: seed, threads: threads)
-        let spec = ClassifierSpec(labels: labels, model: config, maxTokens: maxTokens, languageModel: nil)
+        let spec = ClassifierSpec(labels: labels, model: config, maxTokens: maxTokens, languageModel: nil,
+                                  ngramBuckets: ngrams?.buckets ?? 0, ngramOrder: ngrams?.order ?? 3)
         return try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: seed, threads: threads)
     }
 

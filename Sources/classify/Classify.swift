@@ -88,7 +88,7 @@ struct Predict: ParsableCommand {
         var index = 0, errors = 0
         while true {
             let lines: [LineSource.Line]?
-            do { lines = try source.next(limit: 256) } catch {
+            do { lines = try source.next(limit: 1024) } catch {
                 throw CLIError("\(error)")
             }
             guard let lines else { break }

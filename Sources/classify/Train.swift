@@ -17,8 +17,14 @@ struct Train: ParsableCommand {
             each lower layer trains at the rate of the one above / --layer-factor, and with \
             --unfreeze-epochs N the head trains alone for N epochs, then one layer more per N \
             epochs (gradual unfreezing; by default everything trains from the start, which \
-            did better from the small default language model). Without --lm the encoder (--embedding, --hidden, --layers) trains \
-            from scratch over the bundled vocabulary (or --vocab).
+            did better from the small default language model); --encoder-layers N keeps only \
+            the lowest N layers (faster prediction). Without --lm the encoder (--embedding, \
+            --hidden, --layers) trains from scratch over the bundled vocabulary (or --vocab).
+
+            The head pools the encoder's output (last state, mean, max) into a linear layer and \
+            adds a linear model over the text's hashed token 1- to --ngram-order-grams \
+            (--ngram-buckets rows; 0 turns it off): the bag of phrases that fastText and \
+            TF-IDF models read, trained together with the encoder.
 
             Every epoch the validation data (--valid FILE, or --valid-fraction of the training \
             lines, split by a hash of the text) is scored; the weights of the best macro F1 are \
@@ -43,6 +49,8 @@ struct Train: ParsableCommand {
     var lm: String?
     @Option(help: "With --lm: first fine-tune the language model on the training texts for this many epochs.")
     var finetuneLmEpochs = 0
+    @Option(help: "With --lm: keep only the embedding and the lowest N layers of the language model (default: all).")
+    var encoderLayers: Int?
     @Option(help: "Without --lm: BPE vocabulary file (default: the bundled 8,000-entry one).")
     var vocab: String?
     @Option(help: "Without --lm: embedding width.")
@@ -55,6 +63,10 @@ struct Train: ParsableCommand {
     var dropout: Float = 0.3
     @Option(help: "Texts are cut to their first N tokens.")
     var maxTokens = 256
+    @Option(help: "Rows of the head's hashed token n-gram table (0: the pooled encoder features alone).")
+    var ngramBuckets = 1 << 20
+    @Option(help: "The longest token n-gram the table sees.")
+    var ngramOrder = 3
 
     @Option(help: "Passes over the training data.")
     var epochs = 6
@@ -96,6 +108,12 @@ struct Train: ParsableCommand {
         if maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
         if finetuneLmEpochs < 0 { throw ValidationError("--finetune-lm-epochs must be at least 0") }
         if finetuneLmEpochs > 0 && lm == nil { throw ValidationError("--finetune-lm-epochs needs --lm") }
+        if let encoderLayers {
+            if lm == nil { throw ValidationError("--encoder-layers needs --lm") }
+            if encoderLayers < 1 { throw ValidationError("--encoder-layers must be at least 1") }
+        }
+        if !(0...(1 << 26)).contains(ngramBuckets) { throw ValidationError("--ngram-buckets must be in 0...\(1 << 26)") }
+        if !(1...8).contains(ngramOrder) { throw ValidationError("--ngram-order must be in 1...8") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
@@ -170,7 +188,7 @@ struct Train: ParsableCommand {
             let config = ModelConfig(vocabularySize: vocabulary.count, embeddingSize: embedding, layers: stack,
                                      dropout: dropout, maxSequenceLength: max(256, maxTokens))
             return try ClassifierSetup.fromScratch(config: config, vocabulary: vocabulary, labels: labels,
-                                                   maxTokens: maxTokens, seed: seed, threads: threads)
+                                                   maxTokens: maxTokens, ngrams: ngrams, seed: seed, threads: threads)
         }
         if finetuneLmEpochs > 0 {
             let into = RunFolder(path: folder.file("lm"))
@@ -189,7 +207,11 @@ struct Train: ParsableCommand {
             if monitor.isRequested { throw ExitCode(130) }
         }
         return try ClassifierSetup.fromLanguageModel(run: run, labels: labels, dropout: dropout, maxTokens: maxTokens,
-                                                     seed: seed, threads: threads)
+                                                     encoderLayers: encoderLayers, ngrams: ngrams, seed: seed, threads: threads)
+    }
+
+    private var ngrams: TokenNgrams? {
+        ngramBuckets > 0 ? TokenNgrams(order: ngramOrder, buckets: ngramBuckets) : nil
     }
 
     private func train(_ trainer: ClassifierTrainer, monitor: InterruptMonitor) throws -> ClassifierTrainer.Outcome {

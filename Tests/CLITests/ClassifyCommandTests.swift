@@ -161,12 +161,20 @@ import Testing
                                                         "--epochs", "1", "--threads", "1", "--quiet", "--run-dir", lm, corpus.path])
         #expect(trainlm.status == 0, "\(trainlm.stderr)")
         let model = folder.appendingPathComponent("model").path
+        // trainlm's default stack has two LSTM layers; the encoder keeps the lowest.
         let out = try CommandRunner.run("classify", ["train", file, "--valid", file, "--lm", lm, "--finetune-lm-epochs", "1", "--unfreeze-epochs", "1", "--epochs", "3",
+                                                     "--encoder-layers", "1", "--ngram-buckets", "512",
                                                      "--batch", "8", "--threads", "1", "--quiet", "--out", model, "--json"])
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stderr.contains("fine-tuning the language model"))
         let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: model + "/classifier.json"))) as! [String: Any]
         #expect((spec["language_model"] as? String)?.hasSuffix("model/lm") == true)
+        #expect(((spec["model"] as? [String: Any])?["layers"] as? [Any])?.count == 1)
+        #expect(spec["ngram_buckets"] as? Int == 512)
+        let tooDeep = try CommandRunner.run("classify", ["train", file, "--valid", file, "--lm", lm, "--encoder-layers", "3",
+                                                         "--threads", "1", "--quiet", "--out", model + "-deep"])
+        #expect(tooDeep.status == 1)
+        #expect(tooDeep.stderr.contains("cannot keep 3"), "\(tooDeep.stderr)")
         // Three epochs: the head alone, then the LSTM, then the embedding too.
         let groups = out.text.split(separator: "\n").compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["trainable_groups"] as? Int

@@ -24,11 +24,12 @@ enum Sentiment {
         return try LanguageModelData.characterVocabulary(texts, threads: 1)
     }
 
-    static func classifier(seed: UInt64 = 1) throws -> Classifier {
+    static func classifier(seed: UInt64 = 1, ngramBuckets: Int = 0) throws -> Classifier {
         let vocabulary = try vocabulary()
         let config = ModelConfig(vocabularySize: vocabulary.count, embeddingSize: 16, layers: [.lstm(hidden: 16)], dropout: 0.1)
         return try ClassifierSetup.fromScratch(config: config, vocabulary: vocabulary, labels: ["negative", "positive"],
-                                               maxTokens: 64, seed: seed, threads: 1)
+                                               maxTokens: 64, ngrams: ngramBuckets > 0 ? TokenNgrams(order: 3, buckets: ngramBuckets) : nil,
+                                               seed: seed, threads: 1)
     }
 
     static func options() -> ClassifierTrainingOptions {
@@ -47,17 +48,19 @@ private func temporaryFolder() throws -> String {
     return path
 }
 
-private func train(seed: UInt64 = 1) throws -> (ClassifierTrainer, ClassifierFolder) {
+private func train(seed: UInt64 = 1, ngramBuckets: Int = 0) throws -> (ClassifierTrainer, ClassifierFolder) {
     let folder = ClassifierFolder(path: try temporaryFolder())
-    let trainer = try ClassifierTrainer(classifier: try Sentiment.classifier(seed: seed), train: Sentiment.examples(repeats: 4),
+    let classifier = try Sentiment.classifier(seed: seed, ngramBuckets: ngramBuckets)
+    let trainer = try ClassifierTrainer(classifier: classifier, train: Sentiment.examples(repeats: 4),
                                         validation: Sentiment.examples(repeats: 1), options: Sentiment.options(),
                                         folder: folder, pretrained: false)
     _ = try trainer.run()
     return (trainer, folder)
 }
 
-@Test func learnsASeparableSetPerfectlyAndRepeatably() throws {
-    let (trainer, folder) = try train()
+@Test(arguments: [0, 256])
+func learnsASeparableSetPerfectlyAndRepeatably(ngramBuckets: Int) throws {
+    let (trainer, folder) = try train(ngramBuckets: ngramBuckets)
     let result = try ClassifierEvaluation.evaluate(trainer.classifier, on: Sentiment.examples(repeats: 1))
     #expect(result.report.accuracy == 1, "\(result.report.table)")
     #expect(trainer.best?.accuracy == 1)
@@ -65,7 +68,7 @@ private func train(seed: UInt64 = 1) throws -> (ClassifierTrainer, ClassifierFol
     #expect(log.split(separator: "\n").count == trainer.records.count)
 
     // Same seed, same data: the same weights bit for bit; predictions repeat.
-    let (again, _) = try train()
+    let (again, _) = try train(ngramBuckets: ngramBuckets)
     #expect(Array(again.classifier.model.parameters.values) == Array(trainer.classifier.model.parameters.values))
     #expect(Array(again.classifier.head.values) == Array(trainer.classifier.head.values))
     let texts = try Sentiment.positive.map { try trainer.classifier.tokens($0) }
@@ -74,6 +77,7 @@ private func train(seed: UInt64 = 1) throws -> (ClassifierTrainer, ClassifierFol
     // Saved and loaded, it predicts the same probabilities.
     let loaded = try folder.load(threads: 1)
     #expect(loaded.labels == ["negative", "positive"])
+    #expect(loaded.spec == trainer.classifier.spec)
     #expect(try loaded.probabilities(texts) == (try trainer.classifier.probabilities(texts)))
     for p in try loaded.probabilities(texts) {
         #expect(abs(p.reduce(0, +) - 1) < 1e-5)

@@ -31,16 +31,22 @@ private func worstError(_ x: UnsafeMutablePointer<Double>, count: Int, analytic:
     return worst
 }
 
-@Test func headGradientsMatchCentralDifferences() throws {
+@Test(arguments: [0, 7])
+func headGradientsMatchCentralDifferences(ngramBuckets: Int) throws {
     let (t, c, k) = (5, 4, 3)
     let lengths = [5, 2, 1, 4]
     let b = lengths.count
-    let head = ClassifierHead<Double>(width: c, classes: k)
+    let head = ClassifierHead<Double>(width: c, classes: k, ngramBuckets: ngramBuckets)
     head.initialize(seed: 3)
+    // The table starts at zero; give it values so that its gradient is checked away from 0.
+    let table = head.tensors.first { $0.name == "ngrams.weight" }?.range ?? 0..<0
+    for (i, v) in zip(table, values(table.count, seed: 5)) { head.values[i] = v }
+    // Rows repeat within a text (bucket 3 twice) and across texts; one text has none.
+    let ngrams: [[Int32]] = ngramBuckets == 0 ? [] : [[0, 3, 3, 6], [1], [], [3, 5, 2]]
     var features = values(t * b * c, seed: 4)
     let labels = [2, 0, 1, 2], weights = [0.5, 2.0, 1.25]
     func loss() -> Double {
-        features.withUnsafeBufferPointer { _ = head.forward($0.baseAddress!, lengths: lengths, steps: t) }
+        features.withUnsafeBufferPointer { _ = head.forward($0.baseAddress!, lengths: lengths, steps: t, ngrams: ngrams) }
         return head.loss(labels: labels, classWeights: weights)
     }
     _ = loss()
