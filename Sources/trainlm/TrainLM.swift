@@ -21,7 +21,9 @@ struct TrainLM: ParsableCommand {
             Every epoch the validation loss is measured, and the run folder (--run-dir, default \
             runs/lm-DATE) receives best.safetensors and last.safetensors (PyTorch names), \
             run.json, vocab.vocab, metrics.jsonl and loss.svg. Ctrl-C saves a resumable \
-            checkpoint (exit code 130); --resume DIR continues it exactly.
+            checkpoint (exit code 130); --resume DIR continues it exactly. --init-from DIR \
+            starts a new run from the best weights of another (fine-tuning a trained model on \
+            your own text, with that run's vocabulary and architecture).
 
             Layers: --layers lstm,lstm,attention stacks two LSTM layers of --hidden units and \
             one causal self-attention layer of --heads heads.
@@ -89,6 +91,8 @@ struct TrainLM: ParsableCommand {
     var runDir: String?
     @Option(help: "Continue the run in this folder from its last checkpoint, with its options.")
     var resume: String?
+    @Option(help: "Start a new run from the best weights of this run (fine-tuning): its vocabulary and architecture are used, --dropout and the training options are this command's.")
+    var initFrom: String?
     @Flag(help: "Print each evaluation and a final summary as JSON lines on standard output.")
     var json = false
     @Flag(help: "No progress bar.")
@@ -96,6 +100,10 @@ struct TrainLM: ParsableCommand {
 
     func validate() throws {
         if char && vocab != nil { throw ValidationError("--char and --vocab exclude each other") }
+        if initFrom != nil {
+            if resume != nil { throw ValidationError("--init-from starts a new run; --resume continues one") }
+            if char || vocab != nil { throw ValidationError("with --init-from the vocabulary is that run's: drop --char and --vocab") }
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let maxBytesPerFile, maxBytesPerFile < 1 { throw ValidationError("--max-bytes-per-file must be positive") }
     }
@@ -197,6 +205,9 @@ struct TrainLM: ParsableCommand {
             sources = files.map { TokenCorpus.Source(path: $0, limit: maxBytesPerFile) }
         }
         let validationSources = validationFile.map { TokenCorpus.Source(path: $0) }
+        if let initFrom {
+            return try fineTuningOptions(from: RunFolder(path: initFrom), sources: sources, validationSources: validationSources)
+        }
         let vocabulary: Vocabulary
         if char {
             let texts = try TokenCorpus.trainingTexts(sources, validationFiles: validationSources,
@@ -217,9 +228,38 @@ struct TrainLM: ParsableCommand {
         let model = ModelConfig(vocabularySize: vocabulary.count, embeddingSize: embedding, layers: layerList,
                                 dropout: dropout, tieEmbeddings: tie, maxSequenceLength: max(context, seq))
         var options = TrainingOptions(train: sources, model: model)
+        options.characterLevel = char
+        try setTrainingOptions(&options, validationSources: validationSources)
+        do { try options.validate() } catch {
+            let hint = tie && model.width(before: layerList.count) != embedding ? " (or pass --no-tie)" : ""
+            throw ValidationError("\(error)\(hint)")
+        }
+        return (options, vocabulary)
+    }
+
+    /// A new run that starts from the best weights of `source`, with its vocabulary and
+    /// architecture (the architecture flags of this command do not apply; --dropout does).
+    private func fineTuningOptions(from source: RunFolder, sources: [TokenCorpus.Source],
+                                   validationSources: [TokenCorpus.Source]) throws -> (TrainingOptions, Vocabulary) {
+        let original = try source.readOptions()
+        let vocabulary = try source.readVocabulary()
+        guard FileManager.default.fileExists(atPath: source.weightsPath(.best)) else {
+            throw CLIError("'\(source.path)' has no best checkpoint yet (\(source.weightsPath(.best)))")
+        }
+        var model = original.model
+        model.dropout = dropout
+        var options = TrainingOptions(train: sources, model: model)
+        options.characterLevel = original.characterLevel
+        options.initialWeights = source.weightsPath(.best)
+        try setTrainingOptions(&options, validationSources: validationSources)
+        do { try options.validate() } catch { throw ValidationError("\(error)") }
+        return (options, vocabulary)
+    }
+
+    /// The options every new run takes from the command line: validation, optimization, schedule.
+    private func setTrainingOptions(_ options: inout TrainingOptions, validationSources: [TokenCorpus.Source]) throws {
         options.validationFiles = validationSources
         options.validationFraction = validationFraction
-        options.characterLevel = char
         options.batch = batch
         options.length = seq
         // With only a time budget the epochs do not limit the run.
@@ -234,11 +274,6 @@ struct TrainLM: ParsableCommand {
         options.seed = seed
         options.evaluateEvery = evalEvery
         options.patience = patience > 0 ? patience : nil
-        do { try options.validate() } catch {
-            let hint = tie && model.width(before: layerList.count) != embedding ? " (or pass --no-tie)" : ""
-            throw ValidationError("\(error)\(hint)")
-        }
-        return (options, vocabulary)
     }
 
     struct Summary: Encodable {

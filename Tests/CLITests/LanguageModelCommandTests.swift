@@ -52,6 +52,36 @@ import Testing
         #expect((result["nats_per_char"] as? Double ?? .nan) > 0)
     }
 
+    @Test func fineTunesFromAnotherRunsWeights() throws {
+        let (folder, file) = try corpus()
+        let base = folder.appendingPathComponent("base").path
+        #expect(try CommandRunner.run("trainlm", Self.small + ["--epochs", "6", "--run-dir", base, file]).status == 0)
+        let oneStep = ["--batch", "4", "--seq", "16", "--threads", "1", "--quiet", "--max-steps", "1", "--json"]
+        // The loss of the first batch, computed before the first update: the starting weights' loss.
+        func firstBatchLoss(_ output: CommandRunner.Output) throws -> Double {
+            let record = try JSONSerialization.jsonObject(with: Data(output.text.split(separator: "\n")[0].utf8)) as! [String: Any]
+            return record["train_loss"] as! Double
+        }
+        let tuned = folder.appendingPathComponent("tuned").path
+        let fineTuned = try CommandRunner.run("trainlm", oneStep + ["--init-from", base, "--run-dir", tuned, file])
+        #expect(fineTuned.status == 0, "\(fineTuned.stderr)")
+        let fresh = try CommandRunner.run("trainlm", oneStep + ["--char", "--embedding", "16", "--hidden", "16",
+                                                                "--run-dir", folder.appendingPathComponent("fresh").path, file])
+        #expect(fresh.status == 0, "\(fresh.stderr)")
+        #expect(try firstBatchLoss(fineTuned) < firstBatchLoss(fresh) - 0.5)
+        let options = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tuned + "/run.json"))) as! [String: Any]
+        #expect((options["initial_weights"] as? String)?.hasSuffix("base/best.safetensors") == true)
+        #expect(FileManager.default.contentsEqual(atPath: base + "/vocab.vocab", andPath: tuned + "/vocab.vocab"))
+
+        let missing = try CommandRunner.run("trainlm", oneStep + ["--init-from", folder.appendingPathComponent("nothing").path,
+                                                                  "--run-dir", folder.appendingPathComponent("x").path, file])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("nothing"), "\(missing.stderr)")
+        let withChar = try CommandRunner.run("trainlm", oneStep + ["--init-from", base, "--char", file])
+        #expect(withChar.status != 0)
+        #expect(withChar.stderr.contains("vocabulary is that run's"), "\(withChar.stderr)")
+    }
+
     @Test func ctrlCSavesAResumableCheckpoint() throws {
         let (folder, file) = try corpus()
         let run = folder.appendingPathComponent("run").path
