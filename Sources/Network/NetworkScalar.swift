@@ -27,11 +27,25 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
         _ h: UnsafeMutablePointer<Self>, _ c: UnsafeMutablePointer<Self>,
         _ acts: UnsafeMutablePointer<Self>, _ gates: UnsafePointer<Self>,
         _ cPrev: UnsafePointer<Self>, batch: Int, hidden: Int)
-    /// See `Kernels.lstmCellBackward`: dgates (B, 4H), dcPrev (B, H) written; dcPrev may alias dc.
-    static func lstmCellBackward(
-        _ dgates: UnsafeMutablePointer<Self>, _ dcPrev: UnsafeMutablePointer<Self>,
-        _ dh: UnsafePointer<Self>, _ dc: UnsafePointer<Self>, _ acts: UnsafePointer<Self>,
-        _ cPrev: UnsafePointer<Self>, _ c: UnsafePointer<Self>, batch: Int, hidden: Int)
+    /// Scalars of W_hh (4H, H) prepared by `packLSTMWeights` for either use.
+    static func lstmPackedWeightsCount(hidden: Int) -> Int
+    /// See `Kernels.packLSTMWeights`: W_hh (4H, H) prepared for `lstmForwardStep` or
+    /// `lstmBackwardStep`.
+    static func packLSTMWeights(_ dst: UnsafeMutablePointer<Self>, _ whh: UnsafePointer<Self>,
+                                hidden: Int, for use: LSTMWeightsUse, workspace: GemmWorkspace)
+    /// See `Kernels.lstmForwardStep`: gates += hPrev W_hh^T, then the cell; h, c (B, H) and the
+    /// activations (over gates, (B, 4H)) written.
+    static func lstmForwardStep(
+        _ h: UnsafeMutablePointer<Self>, _ c: UnsafeMutablePointer<Self>,
+        _ gates: UnsafeMutablePointer<Self>, _ hPrev: UnsafePointer<Self>, _ cPrev: UnsafePointer<Self>,
+        packedWeights: UnsafePointer<Self>, batch: Int, hidden: Int, workspace: GemmWorkspace)
+    /// See `Kernels.lstmBackwardStep`: dh = dout + dgatesNext W_hh, then the cell's backward;
+    /// dgates (B, 4H) and dh (B, H) written, dc (B, H) updated in place.
+    static func lstmBackwardStep(
+        _ dgates: UnsafeMutablePointer<Self>, _ dc: UnsafeMutablePointer<Self>,
+        _ dh: UnsafeMutablePointer<Self>, _ dout: UnsafePointer<Self>, _ dgatesNext: UnsafePointer<Self>?,
+        _ acts: UnsafePointer<Self>, _ cPrev: UnsafePointer<Self>, _ c: UnsafePointer<Self>,
+        packedWeights: UnsafePointer<Self>, batch: Int, hidden: Int, workspace: GemmWorkspace)
     /// See `Kernels.layerNormForward` (eps 1e-5).
     static func layerNormForward(
         _ out: UnsafeMutablePointer<Self>, _ mean: UnsafeMutablePointer<Self>,
@@ -125,13 +139,33 @@ extension Float: NetworkScalar {
         Kernels.lstmCellForward(h, c, acts, gates, cPrev, batch: batch, hidden: hidden)
     }
 
-    public static func lstmCellBackward(
-        _ dgates: UnsafeMutablePointer<Float>, _ dcPrev: UnsafeMutablePointer<Float>,
-        _ dh: UnsafePointer<Float>, _ dc: UnsafePointer<Float>, _ acts: UnsafePointer<Float>,
-        _ cPrev: UnsafePointer<Float>, _ c: UnsafePointer<Float>, batch: Int, hidden: Int
+    public static func lstmPackedWeightsCount(hidden: Int) -> Int {
+        Kernels.lstmPackedWeightsCount(hidden: hidden)
+    }
+
+    public static func packLSTMWeights(_ dst: UnsafeMutablePointer<Float>, _ whh: UnsafePointer<Float>,
+                                       hidden: Int, for use: LSTMWeightsUse, workspace: GemmWorkspace) {
+        Kernels.packLSTMWeights(dst, whh, hidden: hidden, for: use, workspace: workspace)
+    }
+
+    public static func lstmForwardStep(
+        _ h: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+        _ gates: UnsafeMutablePointer<Float>, _ hPrev: UnsafePointer<Float>, _ cPrev: UnsafePointer<Float>,
+        packedWeights: UnsafePointer<Float>, batch: Int, hidden: Int, workspace: GemmWorkspace
     ) {
-        Kernels.lstmCellBackward(dgates, dcPrev, dh, dc, acts, cPrev, c, batch: batch,
-                                 hidden: hidden)
+        Kernels.lstmForwardStep(h, c, gates, hPrev, cPrev, packedWeights: packedWeights, batch: batch,
+                                hidden: hidden, workspace: workspace)
+    }
+
+    public static func lstmBackwardStep(
+        _ dgates: UnsafeMutablePointer<Float>, _ dc: UnsafeMutablePointer<Float>,
+        _ dh: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ dgatesNext: UnsafePointer<Float>?,
+        _ acts: UnsafePointer<Float>, _ cPrev: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+        packedWeights: UnsafePointer<Float>, batch: Int, hidden: Int, workspace: GemmWorkspace
+    ) {
+        Kernels.lstmBackwardStep(dgates, dc, dh, dout, dgatesNext, acts, cPrev, c,
+                                 packedWeights: packedWeights, batch: batch, hidden: hidden,
+                                 workspace: workspace)
     }
 
     public static func layerNormForward(
