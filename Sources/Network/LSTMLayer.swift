@@ -143,8 +143,8 @@ struct LSTMLayer<Scalar: NetworkScalar> {
                     transB: .none, m: g, n: h, k: n, alpha: 1, beta: 1, workspace: workspace)
         Scalar.gemm(dwih, ldc: input, cache.dgates, lda: g, transA: .transpose, x, ldb: input,
                     transB: .none, m: g, n: input, k: n, alpha: 1, beta: 1, workspace: workspace)
-        Scalar.addColumnSums(dbih, cache.dgates, rows: n, cols: g)
-        Scalar.addColumnSums(dbhh, cache.dgates, rows: n, cols: g)
+        Scalar.addColumnSums(dbih, cache.dgates, rows: n, cols: g, workspace: workspace)
+        Scalar.addColumnSums(dbhh, cache.dgates, rows: n, cols: g, workspace: workspace)
         Scalar.gemm(dx, ldc: input, cache.dgates, lda: g, transA: .none, wih, ldb: input,
                     transB: .none, m: n, n: input, k: g, alpha: 1, beta: 0, workspace: workspace)
     }

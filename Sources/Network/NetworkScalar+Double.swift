@@ -51,6 +51,11 @@ extension Double: NetworkScalar {
         }
     }
 
+    public static func addColumnSums(_ dbias: UnsafeMutablePointer<Double>, _ x: UnsafePointer<Double>,
+                                     rows: Int, cols: Int, workspace: GemmWorkspace) {
+        addColumnSums(dbias, x, rows: rows, cols: cols)
+    }
+
     public static func lstmPackedWeightsCount(hidden: Int) -> Int { 4 * hidden * hidden }
 
     /// No panels here: a copy of W_hh serves both uses.
@@ -180,7 +185,7 @@ extension Double: NetworkScalar {
 
     public static func softmaxCrossEntropy(
         _ dlogits: UnsafeMutablePointer<Double>, _ logits: UnsafePointer<Double>,
-        _ targets: UnsafePointer<Int32>, n: Int, v: Int
+        _ targets: UnsafePointer<Int32>, n: Int, v: Int, workspace: GemmWorkspace
     ) throws -> Double {
         var count = 0
         for row in 0..<n {

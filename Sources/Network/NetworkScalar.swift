@@ -68,7 +68,11 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
     /// See `Kernels.softmaxCrossEntropy`: mean loss over counted rows; dlogits (N, V) written.
     static func softmaxCrossEntropy(
         _ dlogits: UnsafeMutablePointer<Self>, _ logits: UnsafePointer<Self>,
-        _ targets: UnsafePointer<Int32>, n: Int, v: Int) throws -> Self
+        _ targets: UnsafePointer<Int32>, n: Int, v: Int, workspace: GemmWorkspace) throws -> Self
+    /// See `Kernels.addColumnSums`: dbias[j] += sum over rows of x[r, j], the gradient of a bias
+    /// added to every row; split across the workspace's threads by columns.
+    static func addColumnSums(_ dbias: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>,
+                              rows: Int, cols: Int, workspace: GemmWorkspace)
     /// See `Kernels.embeddingForward`.
     static func embeddingForward(
         _ out: UnsafeMutablePointer<Self>, _ ids: UnsafePointer<Int32>,
@@ -93,7 +97,8 @@ extension NetworkScalar {
                            offset: offset)
     }
 
-    /// dbias[j] += sum over rows of x[r, j]: the gradient of a bias added to every row.
+    /// dbias[j] += sum over rows of x[r, j]: the gradient of a bias added to every row, on the
+    /// calling thread (for small heads without a workspace at hand).
     public static func addColumnSums(_ dbias: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>,
                               rows: Int, cols: Int) {
         for r in 0..<rows { axpy(dbias, alpha: 1, x + r * cols, count: cols) }
@@ -202,9 +207,14 @@ extension Float: NetworkScalar {
 
     public static func softmaxCrossEntropy(
         _ dlogits: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>,
-        _ targets: UnsafePointer<Int32>, n: Int, v: Int
+        _ targets: UnsafePointer<Int32>, n: Int, v: Int, workspace: GemmWorkspace
     ) throws -> Float {
-        try Kernels.softmaxCrossEntropy(dlogits, logits, targets, n: n, v: v)
+        try Kernels.softmaxCrossEntropy(dlogits, logits, targets, n: n, v: v, workspace: workspace)
+    }
+
+    public static func addColumnSums(_ dbias: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                     rows: Int, cols: Int, workspace: GemmWorkspace) {
+        Kernels.addColumnSums(dbias, x, rows: rows, cols: cols, workspace: workspace)
     }
 
     public static func embeddingForward(
