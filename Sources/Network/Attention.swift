@@ -67,7 +67,7 @@ struct AttentionLayer<Scalar: NetworkScalar> {
     func forward(_ cache: Cache, _ x: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
         let b = cache.batch, t = cache.steps, n = b * t, c = width, d = headSize
         Scalar.layerNormForward(cache.ln, cache.mean, cache.rstd, x, normW, normB, n: n, c: c)
-        Scalar.broadcastRows(cache.qkv, qkvB, rows: n, cols: 3 * c)
+        Scalar.broadcastRows(cache.qkv, qkvB, rows: n, cols: 3 * c, workspace: workspace)
         Scalar.gemm(cache.qkv, ldc: 3 * c, cache.ln, lda: c, transA: .none, qkvW, ldb: c,
                     transB: .transpose, m: n, n: 3 * c, k: c, alpha: 1, beta: 1, workspace: workspace)
         let ld = b * 3 * c  // row stride of one sequence's q (or k, v) in time-major qkv

@@ -68,12 +68,13 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     /// The output is `output(cache)` (T, B, H). Allocates nothing.
     func forward(_ cache: Cache, _ x: UnsafePointer<Scalar>, state: State, workspace: GemmWorkspace) {
         let b = cache.batch, t = cache.steps, g = 4 * hidden
-        // The input projection of every time step at once: (T*B, I) x (I, 4H).
-        Scalar.gemm(cache.acts, ldc: g, x, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
-                    m: t * b, n: g, k: input, alpha: 1, beta: 0, workspace: workspace)
+        // Both biases, then the input projection of every time step at once added onto them:
+        // (T*B, I) x (I, 4H).
         cache.bias.update(from: bih, count: g)
         Scalar.axpy(cache.bias, alpha: 1, bhh, count: g)
-        for r in 0..<(t * b) { Scalar.axpy(cache.acts + r * g, alpha: 1, cache.bias, count: g) }
+        Scalar.broadcastRows(cache.acts, cache.bias, rows: t * b, cols: g, workspace: workspace)
+        Scalar.gemm(cache.acts, ldc: g, x, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
+                    m: t * b, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
         recur(cache, state: state, workspace: workspace)
     }
 

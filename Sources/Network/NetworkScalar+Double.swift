@@ -51,6 +51,11 @@ extension Double: NetworkScalar {
         }
     }
 
+    public static func broadcastRows(_ out: UnsafeMutablePointer<Double>, _ bias: UnsafePointer<Double>,
+                                     rows: Int, cols: Int, workspace: GemmWorkspace) {
+        broadcastRows(out, bias, rows: rows, cols: cols)
+    }
+
     public static func addColumnSums(_ dbias: UnsafeMutablePointer<Double>, _ x: UnsafePointer<Double>,
                                      rows: Int, cols: Int, workspace: GemmWorkspace) {
         addColumnSums(dbias, x, rows: rows, cols: cols)

@@ -69,6 +69,10 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
     static func softmaxCrossEntropy(
         _ dlogits: UnsafeMutablePointer<Self>, _ logits: UnsafePointer<Self>,
         _ targets: UnsafePointer<Int32>, n: Int, v: Int, workspace: GemmWorkspace) throws -> Self
+    /// See `Kernels.broadcastRows`: every row of out (rows, cols) set to bias (cols), split
+    /// across the workspace's threads by rows.
+    static func broadcastRows(_ out: UnsafeMutablePointer<Self>, _ bias: UnsafePointer<Self>,
+                              rows: Int, cols: Int, workspace: GemmWorkspace)
     /// See `Kernels.addColumnSums`: dbias[j] += sum over rows of x[r, j], the gradient of a bias
     /// added to every row; split across the workspace's threads by columns.
     static func addColumnSums(_ dbias: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>,
@@ -104,7 +108,7 @@ extension NetworkScalar {
         for r in 0..<rows { axpy(dbias, alpha: 1, x + r * cols, count: cols) }
     }
 
-    /// Every row of out (rows, cols) set to bias (cols).
+    /// Every row of out (rows, cols) set to bias (cols), on the calling thread.
     public static func broadcastRows(_ out: UnsafeMutablePointer<Self>, _ bias: UnsafePointer<Self>,
                               rows: Int, cols: Int) {
         for r in 0..<rows { (out + r * cols).update(from: bias, count: cols) }
@@ -210,6 +214,11 @@ extension Float: NetworkScalar {
         _ targets: UnsafePointer<Int32>, n: Int, v: Int, workspace: GemmWorkspace
     ) throws -> Float {
         try Kernels.softmaxCrossEntropy(dlogits, logits, targets, n: n, v: v, workspace: workspace)
+    }
+
+    public static func broadcastRows(_ out: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>,
+                                     rows: Int, cols: Int, workspace: GemmWorkspace) {
+        Kernels.broadcastRows(out, bias, rows: rows, cols: cols, workspace: workspace)
     }
 
     public static func addColumnSums(_ dbias: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,

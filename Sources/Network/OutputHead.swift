@@ -29,7 +29,7 @@ struct OutputHead<Scalar: NetworkScalar> {
 
     /// cache.logits (N, V) = x (N, C) W^T + b.
     func forward(_ cache: Cache, _ x: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
-        Scalar.broadcastRows(cache.logits, bias, rows: cache.rows, cols: vocabulary)
+        Scalar.broadcastRows(cache.logits, bias, rows: cache.rows, cols: vocabulary, workspace: workspace)
         Scalar.gemm(cache.logits, ldc: vocabulary, x, lda: width, transA: .none, weight, ldb: width,
                     transB: .transpose, m: cache.rows, n: vocabulary, k: width, alpha: 1, beta: 1,
                     workspace: workspace)

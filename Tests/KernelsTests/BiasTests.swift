@@ -20,3 +20,15 @@ import Testing
         }
     }
 }
+
+@Test func broadcastRowsFillsEveryRowOnAnyNumberOfThreads() {
+    for (rows, cols) in [(1, 1), (3, 17), (2048, 40), (33, 5003)] {
+        let row = randomArray(cols, seed: UInt64(cols))
+        for threads in [nil, 1, 2] as [Int?] {
+            var out = [Float](repeating: .nan, count: rows * cols)
+            broadcastRows(&out, row, rows: rows, cols: cols, workspace: threads.map { GemmWorkspace(threads: $0) })
+            #expect((0..<rows).allSatisfy { Array(out[($0 * cols)..<($0 * cols + cols)]) == row },
+                    "rows=\(rows) cols=\(cols)")
+        }
+    }
+}

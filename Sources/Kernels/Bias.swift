@@ -1,7 +1,31 @@
-// Bias gradients: the column sums of a (rows, cols) gradient, split across threads by columns.
-// Each column is summed over the rows in order whatever the split, so the result does not
-// depend on the thread count; the rows are read sequentially (each thread a stripe of every
-// row), which matters because the output head's (N, V) gradient is tens of megabytes.
+// A bias added to every row of a (rows, cols) activation: the forward's broadcast (which a
+// product with beta = 1 then adds onto) and the gradient's column sums, both split across the
+// workspace's threads. They stream whole matrices (the output head's are tens of megabytes),
+// so on one thread they were a serial gap between parallel products.
+
+/// Every row of `out` (rows, cols) set to `row` (cols). Allocates nothing.
+public func broadcastRows(_ out: UnsafeMutablePointer<Float>, _ row: UnsafePointer<Float>,
+                          rows: Int, cols: Int, workspace: GemmWorkspace? = nil) {
+    guard rows >= 0, cols >= 0 else { fatalError("broadcastRows: rows \(rows) cols \(cols)") }
+    let parts = rows * cols < parallelThreshold / 4 ? 1 : max(1, min(workspace?.threads ?? 1, rows))
+    runParts(Broadcast(out: out, row: row, rows: rows, cols: cols, parts: parts), parts: parts,
+             workspace: workspace)
+}
+
+private struct Broadcast: ParallelJob {
+    let out: UnsafeMutablePointer<Float>, row: UnsafePointer<Float>
+    let rows: Int, cols: Int, parts: Int
+
+    func run(part: Int) {
+        for r in evenSplit(units: rows, parts: parts, part: part) {
+            (out + r * cols).update(from: row, count: cols)
+        }
+    }
+}
+
+// The column sums: split by columns, each column summed over the rows in order whatever the
+// split, so the result does not depend on the thread count; each thread reads a stripe of
+// every row, sequentially.
 
 /// dst[j] += sum over r of x[r * cols + j] for j in 0..<cols, rows added in order.
 ///
