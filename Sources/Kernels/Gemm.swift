@@ -218,23 +218,38 @@ private func gemmBlocked(
                 let mb = min(blockM, m - ic)
                 let panels = RowPanels(rows: mb)
                 packPanelsA(packA, a, i0: ic, mb: mb, p0: pc, kb: kb, panels: panels)
-                for jr in stride(from: 0, to: nb, by: microCols) {
-                    let cols = min(microCols, nb - jr)
-                    let bPanel = UnsafePointer(packB + jr * kb)
-                    for panel in 0..<panels.count {
-                        let ir = panels.start(panel)
-                        let tile = c + (ic + ir) * ldc + jc + jr
-                        if panel < panels.sixes {
-                            microKernel6x16(tile, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
-                                            kc: kb, alpha: alpha, beta: betaBlock,
-                                            rows: min(microRows, mb - ir), cols: cols)
-                        } else {
-                            microKernel4x16(tile, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
-                                            kc: kb, alpha: alpha, beta: betaBlock,
-                                            rows: min(4, mb - ir), cols: cols)
-                        }
-                    }
-                }
+                multiplyPanels(c + ic * ldc + jc, ldc: ldc, packA, panels, rows: mb, packB,
+                               tiles: 0..<((nb + microCols - 1) / microCols), cols: nb, kb: kb,
+                               alpha: alpha, beta: betaBlock)
+            }
+        }
+    }
+}
+
+/// The micro-kernel calls of one packed A block (`rows` rows cut into `panels`) times the
+/// 16-column panels `tiles` of a packed B block (panel s at `packB + s * 16 * kb`), into the
+/// (rows, cols) block of C at `c`; tiles reaching past `cols` store only their valid columns.
+func multiplyPanels(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int,
+    _ packA: UnsafePointer<Float>, _ panels: RowPanels, rows mb: Int,
+    _ packB: UnsafePointer<Float>, tiles: Range<Int>, cols nb: Int, kb: Int,
+    alpha: Float, beta: Float
+) {
+    for tile in tiles {
+        let jr = tile * microCols
+        let cols = min(microCols, nb - jr)
+        let bPanel = packB + jr * kb
+        for panel in 0..<panels.count {
+            let ir = panels.start(panel)
+            let out = c + ir * ldc + jr
+            if panel < panels.sixes {
+                microKernel6x16(out, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
+                                kc: kb, alpha: alpha, beta: beta,
+                                rows: min(microRows, mb - ir), cols: cols)
+            } else {
+                microKernel4x16(out, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
+                                kc: kb, alpha: alpha, beta: beta,
+                                rows: min(4, mb - ir), cols: cols)
             }
         }
     }

@@ -22,13 +22,23 @@ public func lstmCellForward(
     _ cPrev: UnsafePointer<Float>,
     batch: Int, hidden: Int
 ) {
+    lstmCellForward(h, c, acts, gates, cPrev, batch: batch, hidden: hidden, units: 0..<hidden)
+}
+
+/// `lstmCellForward` for the hidden units `units` only (a thread's share): every element is
+/// computed lane by lane, so its value does not depend on the range it was computed in.
+func lstmCellForward(
+    _ h: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    _ acts: UnsafeMutablePointer<Float>, _ gates: UnsafePointer<Float>,
+    _ cPrev: UnsafePointer<Float>, batch: Int, hidden: Int, units: Range<Int>
+) {
     let hh = hidden
     for b in 0..<batch {
         let gRow = gates + b * 4 * hh, aRow = acts + b * 4 * hh
         let cpRow = cPrev + b * hh, cRow = c + b * hh, hRow = h + b * hh
-        var j = 0
-        while j < hh {
-            let lanes = min(8, hh - j)
+        var j = units.lowerBound
+        while j < units.upperBound {
+            let lanes = min(8, units.upperBound - j)
             let i = sigmoidLanes(loadPartial(gRow + j, lanes))
             let f = sigmoidLanes(loadPartial(gRow + hh + j, lanes))
             let g = tanhLanes(loadPartial(gRow + 2 * hh + j, lanes))
@@ -66,14 +76,25 @@ public func lstmCellBackward(
     _ c: UnsafePointer<Float>,
     batch: Int, hidden: Int
 ) {
+    lstmCellBackward(dgates, dcPrev, dh, dc, acts, cPrev, c, batch: batch, hidden: hidden,
+                     units: 0..<hidden)
+}
+
+/// `lstmCellBackward` for the hidden units `units` only (elementwise, like the forward).
+func lstmCellBackward(
+    _ dgates: UnsafeMutablePointer<Float>, _ dcPrev: UnsafeMutablePointer<Float>,
+    _ dh: UnsafePointer<Float>, _ dc: UnsafePointer<Float>, _ acts: UnsafePointer<Float>,
+    _ cPrev: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+    batch: Int, hidden: Int, units: Range<Int>
+) {
     let hh = hidden
     let one = SIMD8<Float>(repeating: 1)
     for b in 0..<batch {
         let aRow = acts + b * 4 * hh, dgRow = dgates + b * 4 * hh
         let row = b * hh
-        var j = 0
-        while j < hh {
-            let lanes = min(8, hh - j)
+        var j = units.lowerBound
+        while j < units.upperBound {
+            let lanes = min(8, units.upperBound - j)
             let i = loadPartial(aRow + j, lanes), f = loadPartial(aRow + hh + j, lanes)
             let g = loadPartial(aRow + 2 * hh + j, lanes), o = loadPartial(aRow + 3 * hh + j, lanes)
             let tc = tanhLanes(loadPartial(c + row + j, lanes))

@@ -240,6 +240,30 @@ extension GemmWorkspace {
     }
 }
 
+/// Runs `job` as `parts` parts: on the workspace's threads, or all on the calling thread when
+/// there is no workspace (then `parts` must be 1 or the job must cover everything in part 0).
+func runParts<Job: ParallelJob>(_ job: Job, parts: Int, workspace: GemmWorkspace?) {
+    if let workspace {
+        workspace.parallelFor(threads: parts, job)
+    } else {
+        for part in 0..<parts { job.run(part: part) }
+    }
+}
+
+/// Parts for elementwise work on `count` floats: one per thread of the workspace (1 without
+/// one, or below `threshold` floats, where a wake-up would cost more than it saves), at most
+/// one per 64-byte line.
+func lineParts(count: Int, threshold: Int, workspace: GemmWorkspace?) -> Int {
+    count < threshold ? 1 : max(1, min(workspace?.threads ?? 1, (count + 15) / 16))
+}
+
+/// Part `part` of `count` floats split into `parts` runs of whole 64-byte lines (16 floats),
+/// so that no two parts write the same cache line.
+func lineShare(count: Int, parts: Int, part: Int) -> Range<Int> {
+    let lines = evenSplit(units: (count + 15) / 16, parts: parts, part: part)
+    return min(count, lines.lowerBound * 16)..<min(count, lines.upperBound * 16)
+}
+
 private struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
 }

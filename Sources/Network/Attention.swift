@@ -67,7 +67,7 @@ struct AttentionLayer<Scalar: NetworkScalar> {
     func forward(_ cache: Cache, _ x: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
         let b = cache.batch, t = cache.steps, n = b * t, c = width, d = headSize
         Scalar.layerNormForward(cache.ln, cache.mean, cache.rstd, x, normW, normB, n: n, c: c)
-        Scalar.broadcastRows(cache.qkv, qkvB, rows: n, cols: 3 * c)
+        Scalar.broadcastRows(cache.qkv, qkvB, rows: n, cols: 3 * c, workspace: workspace)
         Scalar.gemm(cache.qkv, ldc: 3 * c, cache.ln, lda: c, transA: .none, qkvW, ldb: c,
                     transB: .transpose, m: n, n: 3 * c, k: c, alpha: 1, beta: 1, workspace: workspace)
         let ld = b * 3 * c  // row stride of one sequence's q (or k, v) in time-major qkv
@@ -99,7 +99,7 @@ struct AttentionLayer<Scalar: NetworkScalar> {
                     m: n, n: c, k: c, alpha: 1, beta: 0, workspace: workspace)
         Scalar.gemm(dprojW, ldc: c, dout, lda: c, transA: .transpose, cache.y, ldb: c,
                     transB: .none, m: c, n: c, k: n, alpha: 1, beta: 1, workspace: workspace)
-        Scalar.addColumnSums(dprojB, dout, rows: n, cols: c)
+        Scalar.addColumnSums(dprojB, dout, rows: n, cols: c, workspace: workspace)
         let ld = b * 3 * c
         for bi in 0..<b {
             for h in 0..<heads {
@@ -121,7 +121,7 @@ struct AttentionLayer<Scalar: NetworkScalar> {
         }
         Scalar.gemm(dqkvW, ldc: c, cache.dqkv, lda: 3 * c, transA: .transpose, cache.ln, ldb: c,
                     transB: .none, m: 3 * c, n: c, k: n, alpha: 1, beta: 1, workspace: workspace)
-        Scalar.addColumnSums(dqkvB, cache.dqkv, rows: n, cols: 3 * c)
+        Scalar.addColumnSums(dqkvB, cache.dqkv, rows: n, cols: 3 * c, workspace: workspace)
         Scalar.gemm(cache.dln, ldc: c, cache.dqkv, lda: 3 * c, transA: .none, qkvW, ldb: c,
                     transB: .none, m: n, n: c, k: 3 * c, alpha: 1, beta: 0, workspace: workspace)
         dx.update(from: dout, count: n * c)

@@ -39,8 +39,10 @@ struct LSTMLayer<Scalar: NetworkScalar> {
         let bias: UnsafeMutablePointer<Scalar>    // (4H): b_ih + b_hh
         let dgates: UnsafeMutablePointer<Scalar>  // (T, B, 4H)
         let dh: UnsafeMutablePointer<Scalar>      // (B, H)
-        let dhNext: UnsafeMutablePointer<Scalar>  // (B, H): gradient reaching h_{t-1} through W_hh
         let dc: UnsafeMutablePointer<Scalar>      // (B, H)
+        /// W_hh packed for the steps of the forward and of the backward; empty for T = 1
+        /// (decoding), whose single step multiplies W_hh directly.
+        let packedForward: UnsafeMutablePointer<Scalar>, packedBackward: UnsafeMutablePointer<Scalar>
     }
 
     func makeState(_ arena: Arena<Scalar>, batch: Int) -> State {
@@ -49,11 +51,12 @@ struct LSTMLayer<Scalar: NetworkScalar> {
 
     func makeCache(acts arena: Arena<Scalar>, grads: Arena<Scalar>, batch: Int, steps: Int) -> Cache {
         let bh = batch * hidden, g = 4 * hidden
+        let packed = steps > 1 ? Scalar.lstmPackedWeightsCount(hidden: hidden) : 0
         return Cache(batch: batch, steps: steps,
                      h: arena.take((steps + 1) * bh), c: arena.take((steps + 1) * bh),
                      acts: arena.take(steps * batch * g), bias: arena.take(g),
-                     dgates: grads.take(steps * batch * g), dh: grads.take(bh),
-                     dhNext: grads.take(bh), dc: grads.take(bh))
+                     dgates: grads.take(steps * batch * g), dh: grads.take(bh), dc: grads.take(bh),
+                     packedForward: arena.take(packed), packedBackward: grads.take(packed))
     }
 
     /// The output (T, B, H) inside `cache`.
@@ -65,12 +68,13 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     /// The output is `output(cache)` (T, B, H). Allocates nothing.
     func forward(_ cache: Cache, _ x: UnsafePointer<Scalar>, state: State, workspace: GemmWorkspace) {
         let b = cache.batch, t = cache.steps, g = 4 * hidden
-        // The input projection of every time step at once: (T*B, I) x (I, 4H).
-        Scalar.gemm(cache.acts, ldc: g, x, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
-                    m: t * b, n: g, k: input, alpha: 1, beta: 0, workspace: workspace)
+        // Both biases, then the input projection of every time step at once added onto them:
+        // (T*B, I) x (I, 4H).
         cache.bias.update(from: bih, count: g)
         Scalar.axpy(cache.bias, alpha: 1, bhh, count: g)
-        for r in 0..<(t * b) { Scalar.axpy(cache.acts + r * g, alpha: 1, cache.bias, count: g) }
+        Scalar.broadcastRows(cache.acts, cache.bias, rows: t * b, cols: g, workspace: workspace)
+        Scalar.gemm(cache.acts, ldc: g, x, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
+                    m: t * b, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
         recur(cache, state: state, workspace: workspace)
     }
 
@@ -94,17 +98,25 @@ struct LSTMLayer<Scalar: NetworkScalar> {
                     m: vocabulary, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
     }
 
-    /// The recurrence over cache.acts, which holds the input projection plus biases.
+    /// The recurrence over cache.acts, which holds the input projection plus biases. W_hh is
+    /// packed once for all T steps; a single step (decoding, where B = 1 takes the
+    /// vector-matrix path) multiplies it directly.
     private func recur(_ cache: Cache, state: State, workspace: GemmWorkspace) {
         let b = cache.batch, t = cache.steps, h = hidden, g = 4 * hidden, bh = b * h
         cache.h.update(from: state.h, count: bh)
         cache.c.update(from: state.c, count: bh)
-        for s in 0..<t {
-            let gates = cache.acts + s * b * g
-            Scalar.gemm(gates, ldc: g, cache.h + s * bh, lda: h, transA: .none, whh, ldb: h,
+        if t == 1 {
+            Scalar.gemm(cache.acts, ldc: g, cache.h, lda: h, transA: .none, whh, ldb: h,
                         transB: .transpose, m: b, n: g, k: h, alpha: 1, beta: 1, workspace: workspace)
-            Scalar.lstmCellForward(cache.h + (s + 1) * bh, cache.c + (s + 1) * bh, gates, gates,
-                                   cache.c + s * bh, batch: b, hidden: h)
+            Scalar.lstmCellForward(cache.h + bh, cache.c + bh, cache.acts, cache.acts, cache.c,
+                                   batch: b, hidden: h)
+        } else {
+            Scalar.packLSTMWeights(cache.packedForward, whh, hidden: h, for: .forward, workspace: workspace)
+            for s in 0..<t {
+                Scalar.lstmForwardStep(cache.h + (s + 1) * bh, cache.c + (s + 1) * bh, cache.acts + s * b * g,
+                                       cache.h + s * bh, cache.c + s * bh, packedWeights: cache.packedForward,
+                                       batch: b, hidden: h, workspace: workspace)
+            }
         }
         state.h.update(from: cache.h + t * bh, count: bh)
         state.c.update(from: cache.c + t * bh, count: bh)
@@ -116,16 +128,15 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     func backward(_ dx: UnsafeMutablePointer<Scalar>, _ cache: Cache, _ dout: UnsafePointer<Scalar>,
                   _ x: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
         let b = cache.batch, t = cache.steps, h = hidden, g = 4 * hidden, bh = b * h
-        cache.dhNext.update(repeating: 0, count: bh)
         cache.dc.update(repeating: 0, count: bh)
+        if t > 1 {
+            Scalar.packLSTMWeights(cache.packedBackward, whh, hidden: h, for: .backward, workspace: workspace)
+        }
         for s in stride(from: t - 1, through: 0, by: -1) {
-            let dgates = cache.dgates + s * b * g
-            cache.dh.update(from: dout + s * bh, count: bh)
-            Scalar.axpy(cache.dh, alpha: 1, cache.dhNext, count: bh)
-            Scalar.lstmCellBackward(dgates, cache.dc, cache.dh, cache.dc, cache.acts + s * b * g,
-                                    cache.c + s * bh, cache.c + (s + 1) * bh, batch: b, hidden: h)
-            Scalar.gemm(cache.dhNext, ldc: h, dgates, lda: g, transA: .none, whh, ldb: h,
-                        transB: .none, m: b, n: h, k: g, alpha: 1, beta: 0, workspace: workspace)
+            Scalar.lstmBackwardStep(cache.dgates + s * b * g, cache.dc, cache.dh, dout + s * bh,
+                                    s == t - 1 ? nil : cache.dgates + (s + 1) * b * g, cache.acts + s * b * g,
+                                    cache.c + s * bh, cache.c + (s + 1) * bh, packedWeights: cache.packedBackward,
+                                    batch: b, hidden: h, workspace: workspace)
         }
         let n = t * b
         // Weight gradients over all steps at once: h_{t-1} for every t is slots 0..<T of cache.h.
@@ -133,8 +144,8 @@ struct LSTMLayer<Scalar: NetworkScalar> {
                     transB: .none, m: g, n: h, k: n, alpha: 1, beta: 1, workspace: workspace)
         Scalar.gemm(dwih, ldc: input, cache.dgates, lda: g, transA: .transpose, x, ldb: input,
                     transB: .none, m: g, n: input, k: n, alpha: 1, beta: 1, workspace: workspace)
-        Scalar.addColumnSums(dbih, cache.dgates, rows: n, cols: g)
-        Scalar.addColumnSums(dbhh, cache.dgates, rows: n, cols: g)
+        Scalar.addColumnSums(dbih, cache.dgates, rows: n, cols: g, workspace: workspace)
+        Scalar.addColumnSums(dbhh, cache.dgates, rows: n, cols: g, workspace: workspace)
         Scalar.gemm(dx, ldc: input, cache.dgates, lda: g, transA: .none, wih, ldb: input,
                     transB: .none, m: n, n: input, k: g, alpha: 1, beta: 0, workspace: workspace)
     }

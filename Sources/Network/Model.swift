@@ -41,7 +41,9 @@ public final class Model<Scalar: NetworkScalar> {
     /// Training forwards run so far; advances the dropout masks. Settable to replay a mask.
     public var forwardCount: UInt64 = 0
 
-    private let workspace: GemmWorkspace
+    /// The GEMM scratch and worker threads every kernel of this model runs on; the optimizer's
+    /// update between two steps may use them too (one call at a time).
+    public let workspace: GemmWorkspace
     private let embedding: EmbeddingLayer<Scalar>
     private let layers: [AnyLayer]
     private let head: OutputHead<Scalar>
@@ -198,7 +200,7 @@ public final class Model<Scalar: NetworkScalar> {
         }
         let x = try runLayers(run)
         head.forward(run.headCache, x, workspace: workspace)
-        let loss = try head.loss(run.headCache, run.targets.baseAddress!)
+        let loss = try head.loss(run.headCache, run.targets.baseAddress!, workspace: workspace)
         run.backwardFrom = .loss
         return loss
     }

@@ -51,7 +51,49 @@ extension Double: NetworkScalar {
         }
     }
 
-    public static func lstmCellBackward(
+    public static func broadcastRows(_ out: UnsafeMutablePointer<Double>, _ bias: UnsafePointer<Double>,
+                                     rows: Int, cols: Int, workspace: GemmWorkspace) {
+        broadcastRows(out, bias, rows: rows, cols: cols)
+    }
+
+    public static func addColumnSums(_ dbias: UnsafeMutablePointer<Double>, _ x: UnsafePointer<Double>,
+                                     rows: Int, cols: Int, workspace: GemmWorkspace) {
+        addColumnSums(dbias, x, rows: rows, cols: cols)
+    }
+
+    public static func lstmPackedWeightsCount(hidden: Int) -> Int { 4 * hidden * hidden }
+
+    /// No panels here: a copy of W_hh serves both uses.
+    public static func packLSTMWeights(_ dst: UnsafeMutablePointer<Double>, _ whh: UnsafePointer<Double>,
+                                       hidden: Int, for use: LSTMWeightsUse, workspace: GemmWorkspace) {
+        dst.update(from: whh, count: 4 * hidden * hidden)
+    }
+
+    public static func lstmForwardStep(
+        _ h: UnsafeMutablePointer<Double>, _ c: UnsafeMutablePointer<Double>,
+        _ gates: UnsafeMutablePointer<Double>, _ hPrev: UnsafePointer<Double>, _ cPrev: UnsafePointer<Double>,
+        packedWeights whh: UnsafePointer<Double>, batch: Int, hidden: Int, workspace: GemmWorkspace
+    ) {
+        gemm(gates, ldc: 4 * hidden, hPrev, lda: hidden, transA: .none, whh, ldb: hidden, transB: .transpose,
+             m: batch, n: 4 * hidden, k: hidden, alpha: 1, beta: 1, workspace: workspace)
+        lstmCellForward(h, c, gates, gates, cPrev, batch: batch, hidden: hidden)
+    }
+
+    public static func lstmBackwardStep(
+        _ dgates: UnsafeMutablePointer<Double>, _ dc: UnsafeMutablePointer<Double>,
+        _ dh: UnsafeMutablePointer<Double>, _ dout: UnsafePointer<Double>, _ dgatesNext: UnsafePointer<Double>?,
+        _ acts: UnsafePointer<Double>, _ cPrev: UnsafePointer<Double>, _ c: UnsafePointer<Double>,
+        packedWeights whh: UnsafePointer<Double>, batch: Int, hidden: Int, workspace: GemmWorkspace
+    ) {
+        dh.update(from: dout, count: batch * hidden)
+        if let dgatesNext {
+            gemm(dh, ldc: hidden, dgatesNext, lda: 4 * hidden, transA: .none, whh, ldb: hidden, transB: .none,
+                 m: batch, n: hidden, k: 4 * hidden, alpha: 1, beta: 1, workspace: workspace)
+        }
+        lstmCellBackward(dgates, dc, dh, dc, acts, cPrev, c, batch: batch, hidden: hidden)
+    }
+
+    static func lstmCellBackward(
         _ dgates: UnsafeMutablePointer<Double>, _ dcPrev: UnsafeMutablePointer<Double>,
         _ dh: UnsafePointer<Double>, _ dc: UnsafePointer<Double>, _ acts: UnsafePointer<Double>,
         _ cPrev: UnsafePointer<Double>, _ c: UnsafePointer<Double>, batch: Int, hidden hh: Int
@@ -148,7 +190,7 @@ extension Double: NetworkScalar {
 
     public static func softmaxCrossEntropy(
         _ dlogits: UnsafeMutablePointer<Double>, _ logits: UnsafePointer<Double>,
-        _ targets: UnsafePointer<Int32>, n: Int, v: Int
+        _ targets: UnsafePointer<Int32>, n: Int, v: Int, workspace: GemmWorkspace
     ) throws -> Double {
         var count = 0
         for row in 0..<n {

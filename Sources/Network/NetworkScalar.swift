@@ -27,11 +27,25 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
         _ h: UnsafeMutablePointer<Self>, _ c: UnsafeMutablePointer<Self>,
         _ acts: UnsafeMutablePointer<Self>, _ gates: UnsafePointer<Self>,
         _ cPrev: UnsafePointer<Self>, batch: Int, hidden: Int)
-    /// See `Kernels.lstmCellBackward`: dgates (B, 4H), dcPrev (B, H) written; dcPrev may alias dc.
-    static func lstmCellBackward(
-        _ dgates: UnsafeMutablePointer<Self>, _ dcPrev: UnsafeMutablePointer<Self>,
-        _ dh: UnsafePointer<Self>, _ dc: UnsafePointer<Self>, _ acts: UnsafePointer<Self>,
-        _ cPrev: UnsafePointer<Self>, _ c: UnsafePointer<Self>, batch: Int, hidden: Int)
+    /// Scalars of W_hh (4H, H) prepared by `packLSTMWeights` for either use.
+    static func lstmPackedWeightsCount(hidden: Int) -> Int
+    /// See `Kernels.packLSTMWeights`: W_hh (4H, H) prepared for `lstmForwardStep` or
+    /// `lstmBackwardStep`.
+    static func packLSTMWeights(_ dst: UnsafeMutablePointer<Self>, _ whh: UnsafePointer<Self>,
+                                hidden: Int, for use: LSTMWeightsUse, workspace: GemmWorkspace)
+    /// See `Kernels.lstmForwardStep`: gates += hPrev W_hh^T, then the cell; h, c (B, H) and the
+    /// activations (over gates, (B, 4H)) written.
+    static func lstmForwardStep(
+        _ h: UnsafeMutablePointer<Self>, _ c: UnsafeMutablePointer<Self>,
+        _ gates: UnsafeMutablePointer<Self>, _ hPrev: UnsafePointer<Self>, _ cPrev: UnsafePointer<Self>,
+        packedWeights: UnsafePointer<Self>, batch: Int, hidden: Int, workspace: GemmWorkspace)
+    /// See `Kernels.lstmBackwardStep`: dh = dout + dgatesNext W_hh, then the cell's backward;
+    /// dgates (B, 4H) and dh (B, H) written, dc (B, H) updated in place.
+    static func lstmBackwardStep(
+        _ dgates: UnsafeMutablePointer<Self>, _ dc: UnsafeMutablePointer<Self>,
+        _ dh: UnsafeMutablePointer<Self>, _ dout: UnsafePointer<Self>, _ dgatesNext: UnsafePointer<Self>?,
+        _ acts: UnsafePointer<Self>, _ cPrev: UnsafePointer<Self>, _ c: UnsafePointer<Self>,
+        packedWeights: UnsafePointer<Self>, batch: Int, hidden: Int, workspace: GemmWorkspace)
     /// See `Kernels.layerNormForward` (eps 1e-5).
     static func layerNormForward(
         _ out: UnsafeMutablePointer<Self>, _ mean: UnsafeMutablePointer<Self>,
@@ -54,7 +68,15 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
     /// See `Kernels.softmaxCrossEntropy`: mean loss over counted rows; dlogits (N, V) written.
     static func softmaxCrossEntropy(
         _ dlogits: UnsafeMutablePointer<Self>, _ logits: UnsafePointer<Self>,
-        _ targets: UnsafePointer<Int32>, n: Int, v: Int) throws -> Self
+        _ targets: UnsafePointer<Int32>, n: Int, v: Int, workspace: GemmWorkspace) throws -> Self
+    /// See `Kernels.broadcastRows`: every row of out (rows, cols) set to bias (cols), split
+    /// across the workspace's threads by rows.
+    static func broadcastRows(_ out: UnsafeMutablePointer<Self>, _ bias: UnsafePointer<Self>,
+                              rows: Int, cols: Int, workspace: GemmWorkspace)
+    /// See `Kernels.addColumnSums`: dbias[j] += sum over rows of x[r, j], the gradient of a bias
+    /// added to every row; split across the workspace's threads by columns.
+    static func addColumnSums(_ dbias: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>,
+                              rows: Int, cols: Int, workspace: GemmWorkspace)
     /// See `Kernels.embeddingForward`.
     static func embeddingForward(
         _ out: UnsafeMutablePointer<Self>, _ ids: UnsafePointer<Int32>,
@@ -79,13 +101,14 @@ extension NetworkScalar {
                            offset: offset)
     }
 
-    /// dbias[j] += sum over rows of x[r, j]: the gradient of a bias added to every row.
+    /// dbias[j] += sum over rows of x[r, j]: the gradient of a bias added to every row, on the
+    /// calling thread (for small heads without a workspace at hand).
     public static func addColumnSums(_ dbias: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>,
                               rows: Int, cols: Int) {
         for r in 0..<rows { axpy(dbias, alpha: 1, x + r * cols, count: cols) }
     }
 
-    /// Every row of out (rows, cols) set to bias (cols).
+    /// Every row of out (rows, cols) set to bias (cols), on the calling thread.
     public static func broadcastRows(_ out: UnsafeMutablePointer<Self>, _ bias: UnsafePointer<Self>,
                               rows: Int, cols: Int) {
         for r in 0..<rows { (out + r * cols).update(from: bias, count: cols) }
@@ -125,13 +148,33 @@ extension Float: NetworkScalar {
         Kernels.lstmCellForward(h, c, acts, gates, cPrev, batch: batch, hidden: hidden)
     }
 
-    public static func lstmCellBackward(
-        _ dgates: UnsafeMutablePointer<Float>, _ dcPrev: UnsafeMutablePointer<Float>,
-        _ dh: UnsafePointer<Float>, _ dc: UnsafePointer<Float>, _ acts: UnsafePointer<Float>,
-        _ cPrev: UnsafePointer<Float>, _ c: UnsafePointer<Float>, batch: Int, hidden: Int
+    public static func lstmPackedWeightsCount(hidden: Int) -> Int {
+        Kernels.lstmPackedWeightsCount(hidden: hidden)
+    }
+
+    public static func packLSTMWeights(_ dst: UnsafeMutablePointer<Float>, _ whh: UnsafePointer<Float>,
+                                       hidden: Int, for use: LSTMWeightsUse, workspace: GemmWorkspace) {
+        Kernels.packLSTMWeights(dst, whh, hidden: hidden, for: use, workspace: workspace)
+    }
+
+    public static func lstmForwardStep(
+        _ h: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+        _ gates: UnsafeMutablePointer<Float>, _ hPrev: UnsafePointer<Float>, _ cPrev: UnsafePointer<Float>,
+        packedWeights: UnsafePointer<Float>, batch: Int, hidden: Int, workspace: GemmWorkspace
     ) {
-        Kernels.lstmCellBackward(dgates, dcPrev, dh, dc, acts, cPrev, c, batch: batch,
-                                 hidden: hidden)
+        Kernels.lstmForwardStep(h, c, gates, hPrev, cPrev, packedWeights: packedWeights, batch: batch,
+                                hidden: hidden, workspace: workspace)
+    }
+
+    public static func lstmBackwardStep(
+        _ dgates: UnsafeMutablePointer<Float>, _ dc: UnsafeMutablePointer<Float>,
+        _ dh: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ dgatesNext: UnsafePointer<Float>?,
+        _ acts: UnsafePointer<Float>, _ cPrev: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+        packedWeights: UnsafePointer<Float>, batch: Int, hidden: Int, workspace: GemmWorkspace
+    ) {
+        Kernels.lstmBackwardStep(dgates, dc, dh, dout, dgatesNext, acts, cPrev, c,
+                                 packedWeights: packedWeights, batch: batch, hidden: hidden,
+                                 workspace: workspace)
     }
 
     public static func layerNormForward(
@@ -168,9 +211,19 @@ extension Float: NetworkScalar {
 
     public static func softmaxCrossEntropy(
         _ dlogits: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>,
-        _ targets: UnsafePointer<Int32>, n: Int, v: Int
+        _ targets: UnsafePointer<Int32>, n: Int, v: Int, workspace: GemmWorkspace
     ) throws -> Float {
-        try Kernels.softmaxCrossEntropy(dlogits, logits, targets, n: n, v: v)
+        try Kernels.softmaxCrossEntropy(dlogits, logits, targets, n: n, v: v, workspace: workspace)
+    }
+
+    public static func broadcastRows(_ out: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>,
+                                     rows: Int, cols: Int, workspace: GemmWorkspace) {
+        Kernels.broadcastRows(out, bias, rows: rows, cols: cols, workspace: workspace)
+    }
+
+    public static func addColumnSums(_ dbias: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                     rows: Int, cols: Int, workspace: GemmWorkspace) {
+        Kernels.addColumnSums(dbias, x, rows: rows, cols: cols, workspace: workspace)
     }
 
     public static func embeddingForward(

@@ -29,7 +29,7 @@ struct OutputHead<Scalar: NetworkScalar> {
 
     /// cache.logits (N, V) = x (N, C) W^T + b.
     func forward(_ cache: Cache, _ x: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
-        Scalar.broadcastRows(cache.logits, bias, rows: cache.rows, cols: vocabulary)
+        Scalar.broadcastRows(cache.logits, bias, rows: cache.rows, cols: vocabulary, workspace: workspace)
         Scalar.gemm(cache.logits, ldc: vocabulary, x, lda: width, transA: .none, weight, ldb: width,
                     transB: .transpose, m: cache.rows, n: vocabulary, k: width, alpha: 1, beta: 1,
                     workspace: workspace)
@@ -37,8 +37,9 @@ struct OutputHead<Scalar: NetworkScalar> {
 
     /// The mean cross-entropy of the logits against targets (N); writes cache.dlogits, the
     /// gradient the backward reads. Throws if a target is outside 0..<V (and not ignored).
-    func loss(_ cache: Cache, _ targets: UnsafePointer<Int32>) throws -> Scalar {
-        try Scalar.softmaxCrossEntropy(cache.dlogits, cache.logits, targets, n: cache.rows, v: vocabulary)
+    func loss(_ cache: Cache, _ targets: UnsafePointer<Int32>, workspace: GemmWorkspace) throws -> Scalar {
+        try Scalar.softmaxCrossEntropy(cache.dlogits, cache.logits, targets, n: cache.rows, v: vocabulary,
+                                       workspace: workspace)
     }
 
     /// dx (N, C) written; dW, db accumulated. x is the forward's input.
@@ -47,7 +48,7 @@ struct OutputHead<Scalar: NetworkScalar> {
         let n = cache.rows
         Scalar.gemm(dweight, ldc: width, cache.dlogits, lda: vocabulary, transA: .transpose, x, ldb: width,
                     transB: .none, m: vocabulary, n: width, k: n, alpha: 1, beta: 1, workspace: workspace)
-        Scalar.addColumnSums(dbias, cache.dlogits, rows: n, cols: vocabulary)
+        Scalar.addColumnSums(dbias, cache.dlogits, rows: n, cols: vocabulary, workspace: workspace)
         Scalar.gemm(dx, ldc: width, cache.dlogits, lda: vocabulary, transA: .none, weight, ldb: width,
                     transB: .none, m: n, n: width, k: vocabulary, alpha: 1, beta: 0, workspace: workspace)
     }

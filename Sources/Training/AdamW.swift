@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// AdamW (Loshchilov & Hutter): Adam's moment estimates with weight decay decoupled from
 /// the gradient, as `torch.optim.AdamW` computes it:
@@ -46,19 +47,24 @@ public final class AdamW {
         v.deallocate()
     }
 
-    /// One update of `parameters` (count) from `gradients` (count) at learning rate `lr`.
-    public func update(_ parameters: UnsafeMutableBufferPointer<Float>, _ gradients: UnsafeBufferPointer<Float>, lr: Float) {
+    /// One update of `parameters` (count) from `gradients` (count) at learning rate `lr`, split
+    /// across the threads of `workspace` if one is given (the model's: the update runs between
+    /// its steps). The result is the same for any number of threads.
+    public func update(_ parameters: UnsafeMutableBufferPointer<Float>, _ gradients: UnsafeBufferPointer<Float>,
+                       lr: Float, workspace: GemmWorkspace? = nil) {
         step += 1
         let s = settings
         let c1 = 1 - Float(pow(Double(s.beta1), Double(step)))
         let c2 = 1 - Float(pow(Double(s.beta2), Double(step)))
         var start = 0
         for range in decayMask {
-            apply(parameters, gradients, start..<range.lowerBound, lr: lr, decay: 0, c1: c1, c2: c2)
-            apply(parameters, gradients, range, lr: lr, decay: s.weightDecay, c1: c1, c2: c2)
+            apply(parameters, gradients, start..<range.lowerBound, lr: lr, decay: 0, c1: c1, c2: c2,
+                  workspace: workspace)
+            apply(parameters, gradients, range, lr: lr, decay: s.weightDecay, c1: c1, c2: c2,
+                  workspace: workspace)
             start = range.upperBound
         }
-        apply(parameters, gradients, start..<count, lr: lr, decay: 0, c1: c1, c2: c2)
+        apply(parameters, gradients, start..<count, lr: lr, decay: 0, c1: c1, c2: c2, workspace: workspace)
     }
 
     /// Restores the optimizer's state (for resuming a run).
@@ -72,20 +78,13 @@ public final class AdamW {
     }
 
     private func apply(_ p: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, _ range: Range<Int>,
-                       lr: Float, decay: Float, c1: Float, c2: Float) {
+                       lr: Float, decay: Float, c1: Float, c2: Float, workspace: GemmWorkspace?) {
         guard !range.isEmpty else { return }
-        let b1 = settings.beta1, b2 = settings.beta2, eps = settings.epsilon
-        let shrink = 1 - lr * decay
-        let stepSize = lr / c1
-        let invC2 = 1 / c2
-        for i in range {
-            let gi = g[i]
-            let mi = b1 * m[i] + (1 - b1) * gi
-            let vi = b2 * v[i] + (1 - b2) * gi * gi
-            m[i] = mi
-            v[i] = vi
-            p[i] = p[i] * shrink - stepSize * mi / ((vi * invC2).squareRoot() + eps)
-        }
+        let step = AdamWStep(beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon,
+                             shrink: 1 - lr * decay, stepSize: lr / c1, invCorrection2: 1 / c2)
+        let i = range.lowerBound
+        adamWUpdate(p.baseAddress! + i, g.baseAddress! + i, m.baseAddress! + i, v.baseAddress! + i,
+                    count: range.count, step, workspace: workspace)
     }
 }
 

@@ -150,7 +150,8 @@ public final class LanguageModelTrainer {
                                         : clipGradientNorm(parameters.gradients, maxNorm: .infinity)
             let lr = learningRate(step: step) * progress.learningRateScale
             if loss.isFinite && norm.isFinite {
-                optimizer.update(parameters.values, UnsafeBufferPointer(parameters.gradients), lr: lr)
+                optimizer.update(parameters.values, UnsafeBufferPointer(parameters.gradients), lr: lr,
+                                 workspace: model.workspace)
             }
             guard loss.isFinite && norm.isFinite && Self.allFinite(parameters.values) else {
                 try rollBack(step: step, loss: loss)

@@ -4,6 +4,8 @@
 //                                    verify against a Double reference, then time
 //                                    C = op(A) * op(B) (default NN: no transposes)
 //   kernelbench peak THREADS         time a register-only FMA loop (the machine's ceiling)
+//   kernelbench lstmstep THREADS B H verify, then time one LSTM forward time step (recurrent
+//                                    product + cell on a prepacked W_hh; the product's FLOPs)
 //   kernelbench activations 1        time applyExp / applyTanh / applySigmoid on 4096 floats
 //                                    (reported as G elements/s in the GFLOP/s columns)
 //
@@ -82,6 +84,36 @@ func benchGemm(threads: Int, m: Int, n: Int, k: Int, transA: Bool, transB: Bool)
     return true
 }
 
+func benchLSTMStep(threads: Int, batch: Int, hidden: Int) -> Bool {
+    let g = 4 * hidden, bh = batch * hidden
+    var rng = SplitMix64(seed: 42)
+    func random(_ count: Int, _ scale: Float) -> [Float] { (0..<count).map { _ in (rng.nextUnitFloat() * 2 - 1) * scale } }
+    let whh = random(g * hidden, 0.1), gatesIn = random(batch * g, 1)
+    let hPrev = random(bh, 1), cPrev = random(bh, 1)
+    let workspace = GemmWorkspace(threads: threads)
+    var packed = [Float](repeating: 0, count: lstmPackedWeightsCount(hidden: hidden))
+    packLSTMWeights(&packed, whh, hidden: hidden, for: .forward, workspace: workspace)
+    var h = [Float](repeating: 0, count: bh), c = h, gates = gatesIn
+    var hRef = h, cRef = c, actsRef = gates
+    lstmForwardStep(&h, &c, &gates, hPrev, cPrev, packedWeights: packed, batch: batch, hidden: hidden,
+                    workspace: workspace)
+    lstmForwardStepReference(&hRef, &cRef, &actsRef, gatesIn, hPrev, cPrev, whh, batch: batch, hidden: hidden)
+    for i in 0..<bh where !(abs(h[i] - hRef[i]) <= 1e-5 * (1 + abs(hRef[i]))) {
+        print("verification failed at \(i): got \(h[i]), want \(hRef[i])")
+        return false
+    }
+    // The step overwrites its gates with activations in [0, 1]; reused as input they stay finite.
+    let times = timeRepeatedly(budget: 0.6) {
+        for _ in 0..<10 {
+            lstmForwardStep(&h, &c, &gates, hPrev, cPrev, packedWeights: packed, batch: batch,
+                            hidden: hidden, workspace: workspace)
+        }
+    }
+    report("lstm step \(batch)x\(hidden)x\(g)", threads: threads,
+           flops: 10 * 2.0 * Double(batch) * Double(g) * Double(hidden), times: times)
+    return true
+}
+
 /// FMA throughput with no memory traffic: 10 independent accumulators (enough to cover a
 /// 5-cycle FMA latency at 2 FMAs per cycle), each lane one fused multiply-add per step.
 @inline(never)
@@ -129,7 +161,7 @@ func benchActivations() {
 
 let args = CommandLine.arguments
 func usage() -> Never {
-    print("usage: kernelbench gemm THREADS M N K [NN|NT|TN|TT] | kernelbench peak THREADS | kernelbench activations 1")
+    print("usage: kernelbench gemm THREADS M N K [NN|NT|TN|TT] | kernelbench lstmstep THREADS B H | kernelbench peak THREADS | kernelbench activations 1")
     exit(2)
 }
 guard args.count >= 3, let threads = Int(args[2]), threads >= 1 else { usage() }
@@ -141,6 +173,9 @@ case "gemm":
     guard ["NN", "NT", "TN", "TT"].contains(mode) else { usage() }
     if !benchGemm(threads: threads, m: m, n: n, k: k,
                   transA: mode.hasPrefix("T"), transB: mode.hasSuffix("T")) { exit(1) }
+case "lstmstep":
+    guard args.count == 5, let b = Int(args[3]), let h = Int(args[4]), b > 0, h > 0 else { usage() }
+    if !benchLSTMStep(threads: threads, batch: b, hidden: h) { exit(1) }
 case "peak":
     benchPeak(threads: threads)
 case "activations":

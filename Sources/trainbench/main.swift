@@ -69,7 +69,8 @@ do {
             let loss = try model.forward(tokens: tokens, targets: targets, batch: b, steps: t)
             params.zeroGradients()
             try model.backward()
-            optimizer.update(params.values, UnsafeBufferPointer(params.gradients), lr: 1e-3)
+            optimizer.update(params.values, UnsafeBufferPointer(params.gradients), lr: 1e-3,
+                             workspace: model.workspace)
             if i >= o("warmup") { times.append(seconds() - t0) }
             losses.append(loss)
         }

@@ -79,3 +79,21 @@ func softmaxCrossEntropyMatchesReference(n: Int, v: Int) throws {
     }
     #expect(g3 == [Float](repeating: 7, count: 6))
 }
+
+@Test func softmaxCrossEntropyIsTheSameOnAnyNumberOfThreads() throws {
+    // Large enough to be split (n * v >= 2^16); 67 rows do not divide into the 64 loss blocks
+    // or the two shares evenly.
+    for (n, v) in [(67, 1001), (2048, 40), (3, 30_000)] {
+        let logits = randomArray(n * v, seed: UInt64(n + v), scale: 6)
+        let targets = targetsFor(n: n, v: v, seed: UInt64(n))
+        var one = [Float](repeating: .nan, count: n * v), two = one, ref = one
+        let lossOne = try softmaxCrossEntropy(&one, logits, targets, n: n, v: v, workspace: GemmWorkspace(threads: 1))
+        let lossTwo = try softmaxCrossEntropy(&two, logits, targets, n: n, v: v, workspace: GemmWorkspace(threads: 2))
+        let lossNone = try softmaxCrossEntropy(&ref, logits, targets, n: n, v: v)
+        #expect(lossOne == lossTwo && lossOne == lossNone, "n=\(n) v=\(v)")
+        #expect(one == two && one == ref, "n=\(n) v=\(v)")
+        let refLoss = try softmaxCrossEntropyReference(&ref, logits, targets, n: n, v: v)
+        #expect(abs(lossTwo - refLoss) <= 1e-5 * (1 + abs(refLoss)))
+        #expect(zip(two, ref).map { abs($0 - $1) }.max()! <= 1e-6)
+    }
+}
