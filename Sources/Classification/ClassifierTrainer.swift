@@ -151,13 +151,13 @@ public final class ClassifierTrainer {
                 if loss.isFinite && norm.isFinite {
                     skippedInARow = 0
                     let lr = learningRate(at: step) * rateScale
-                    headOptimizer.update(head.values, UnsafeBufferPointer(head.gradients), lr: lr)
+                    headOptimizer.update(head.values, UnsafeBufferPointer(head.gradients), lr: lr, workspace: model.workspace)
                     for g in lowest..<groups.count {
                         let range = groups[g].range
                         let groupRate = pretrained ? lr / pow(options.layerFactor, Float(groups.count - g)) : lr
                         groups[g].optimizer.update(UnsafeMutableBufferPointer(rebasing: model.parameters.values[range]),
                                                    UnsafeBufferPointer(rebasing: model.parameters.gradients[range]),
-                                                   lr: groupRate)
+                                                   lr: groupRate, workspace: model.workspace)
                     }
                     lossSum += loss
                     lossCount += 1
