@@ -70,7 +70,7 @@ public struct Vocabulary: Sendable, Equatable {
     let bmpCharacterIDs: [Int32]
     let supplementaryCharacterIDs: PairTable<Int32>
     /// (left, right) -> rank << 32 | result.
-    let mergeTable: PairTable<UInt64>
+    let mergeTable: MergeTable
     /// Bytes -> id for byte, character and merge tokens.
     let tokenIDs: ByteStringTable
     /// True when BPE applied to the token's own bytes yields exactly this token, so a
@@ -78,6 +78,8 @@ public struct Vocabulary: Sendable, Equatable {
     private(set) var encodesToItself: [Bool]
     /// Token byte lengths, for offsets.
     let tokenLengths: [Int32]
+    /// Byte length of the longest token in `tokenIDs`: longer pieces need no lookup there.
+    let longestToken: Int
 
     public static func == (a: Vocabulary, b: Vocabulary) -> Bool {
         a.settings == b.settings && a.tokens == b.tokens && a.kinds == b.kinds && a.merges == b.merges
@@ -136,7 +138,7 @@ public struct Vocabulary: Sendable, Equatable {
         }
         guard !byteIDs.contains(-1) else { throw fail("the 256 byte tokens are incomplete") }
 
-        var mergeTable = PairTable<UInt64>(capacity: merges.count)
+        var mergeTable = MergeTable(capacity: merges.count)
         var created = [Bool](repeating: false, count: tokens.count)
         for (rank, merge) in merges.enumerated() {
             let ids = [merge.left, merge.right, merge.result]
@@ -174,6 +176,7 @@ public struct Vocabulary: Sendable, Equatable {
         self.mergeTable = mergeTable
         self.tokenIDs = table
         self.tokenLengths = tokens.map { Int32($0.count) }
+        self.longestToken = zip(tokens, kinds).lazy.filter { $0.1 != .special && $0.1 != .user }.map { $0.0.count }.max() ?? 0
         self.encodesToItself = []
         self.encodesToItself = selfEncodingFlags()
     }
