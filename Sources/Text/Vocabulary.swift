@@ -138,7 +138,7 @@ public struct Vocabulary: Sendable, Equatable {
         }
         guard !byteIDs.contains(-1) else { throw fail("the 256 byte tokens are incomplete") }
 
-        var mergeTable = MergeTable(capacity: merges.count)
+        var mergeTable = MergeTable(capacity: merges.count, idLimit: tokens.count)
         var created = [Bool](repeating: false, count: tokens.count)
         for (rank, merge) in merges.enumerated() {
             let ids = [merge.left, merge.right, merge.result]
@@ -159,7 +159,7 @@ public struct Vocabulary: Sendable, Equatable {
             guard mergeTable.value(merge.left, merge.right) == nil else {
                 throw fail("merge \(rank): the pair (\(merge.left), \(merge.right)) is merged twice")
             }
-            mergeTable.set(merge.left, merge.right, UInt64(rank) << 32 | UInt64(merge.result))
+            mergeTable.insert(merge.left, merge.right, UInt64(rank) << 32 | UInt64(merge.result))
             created[Int(merge.result)] = true
         }
         for (index, kind) in kinds.enumerated() where kind == .merge && !created[index] {
