@@ -231,7 +231,7 @@ public struct Encoder {
         }
         let hash = ByteStringTable.hash(piece, n)  // the same function keys both tables
         // A piece that is itself a token whose own BPE is that token: one lookup, exact.
-        if n <= v.longestToken, let index = v.tokenIDs.find(piece, n, hash: hash) {
+        if n <= v.longestToken, v.tokenFilter.mayContain(hash), let index = v.tokenIDs.find(piece, n, hash: hash) {
             let id = Int32(truncatingIfNeeded: v.tokenIDs[valueAt: index])
             if v.encodesToItself[Int(id)] {
                 out.ids.append(id); out.starts.append(s); out.ends.append(e)

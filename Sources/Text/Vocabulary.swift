@@ -73,6 +73,9 @@ public struct Vocabulary: Sendable, Equatable {
     let mergeTable: MergeTable
     /// Bytes -> id for byte, character and merge tokens.
     let tokenIDs: ByteStringTable
+    /// The `ByteStringTable.hash` of every key of `tokenIDs`: most pieces of Chinese text
+    /// are not tokens, and the table (768 KB at 32k entries) mostly misses the caches.
+    let tokenFilter: BloomFilter
     /// True when BPE applied to the token's own bytes yields exactly this token, so a
     /// pre-tokenized piece spelling it can skip the merge loop without changing the result.
     private(set) var encodesToItself: [Bool]
@@ -175,6 +178,14 @@ public struct Vocabulary: Sendable, Equatable {
         self.supplementaryCharacterIDs = supplementary
         self.mergeTable = mergeTable
         self.tokenIDs = table
+        var tokenFilter = BloomFilter(capacity: table.count)
+        table.arena.withUnsafeBufferPointer { a in
+            for index in 0..<table.count {
+                let r = table.keyRange(at: index)
+                tokenFilter.insert(ByteStringTable.hash(a.baseAddress! + r.lowerBound, r.count))
+            }
+        }
+        self.tokenFilter = tokenFilter
         self.tokenLengths = tokens.map { Int32($0.count) }
         self.longestToken = zip(tokens, kinds).lazy.filter { $0.1 != .special && $0.1 != .user }.map { $0.0.count }.max() ?? 0
         self.encodesToItself = []
