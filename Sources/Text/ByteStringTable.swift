@@ -73,8 +73,12 @@ struct ByteStringTable {
 
     /// Index of the key (0..<count), or nil.
     @inline(__always)
-    func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
-        let h = Self.hash(p, n)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? { find(p, n, hash: Self.hash(p, n)) }
+
+    /// `find` with the key's `hash(p, n)` computed by the caller (who may probe two tables
+    /// with one hash).
+    @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> Int? {
         let tag = UInt32(truncatingIfNeeded: h)
         var s = Int(truncatingIfNeeded: h >> 32) & mask
         while true {
@@ -99,7 +103,11 @@ struct ByteStringTable {
     /// Index of the key, inserting it with `initial` if absent.
     @inline(__always)
     mutating func findOrInsert(_ p: UnsafePointer<UInt8>, _ n: Int, initial: UInt64) -> (index: Int, inserted: Bool) {
-        let h = Self.hash(p, n)
+        findOrInsert(p, n, hash: Self.hash(p, n), initial: initial)
+    }
+
+    @inline(__always)
+    mutating func findOrInsert(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, initial: UInt64) -> (index: Int, inserted: Bool) {
         let tag = UInt32(truncatingIfNeeded: h)
         var s = Int(truncatingIfNeeded: h >> 32) & mask
         while true {

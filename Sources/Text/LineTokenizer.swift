@@ -139,7 +139,7 @@ public struct LineTokenizer {
             statistics.characters += part.chars
             statistics.tokens += part.tokens
         }
-        statistics.bytes += batch.bytes.count
+        statistics.bytes += batch.lineBytes
         statistics.normalizedLines += encoders.reduce(0) { $0 + $1.encoder.normalizedInputs } - normalizedBefore
         return out
     }
@@ -194,7 +194,7 @@ public struct LineTokenizer {
             out.append(0x0A)
             statistics.tokens += ids.count
         }
-        statistics.bytes += batch.bytes.count
+        statistics.bytes += batch.lineBytes
         return out
     }
 

@@ -220,34 +220,43 @@ public struct Encoder {
     @inline(__always)
     private mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, into out: inout Encoding) {
         let v = tokenizer.vocabulary
+        let piece = p + s, n = e - s
+        // Long pieces (whole Chinese phrases) are neither tokens nor worth caching (they
+        // seldom repeat; caching them costs a copy and a table insert for nothing), and a
+        // lookup that cannot succeed still costs a cache miss in the token table.
+        if n > Self.longestCachedPiece && n > v.longestToken {
+            merger.merge(piece: UnsafeBufferPointer(start: piece, count: n), vocabulary: v)
+            appendTokens(merger.symbols, from: s, into: &out)
+            return
+        }
+        let hash = ByteStringTable.hash(piece, n)  // the same function keys both tables
         // A piece that is itself a token whose own BPE is that token: one lookup, exact.
-        if let index = v.tokenIDs.find(p + s, e - s) {
+        if n <= v.longestToken, v.tokenFilter.mayContain(hash), let index = v.tokenIDs.find(piece, n, hash: hash) {
             let id = Int32(truncatingIfNeeded: v.tokenIDs[valueAt: index])
             if v.encodesToItself[Int(id)] {
                 out.ids.append(id); out.starts.append(s); out.ends.append(e)
                 return
             }
         }
+        if n > Self.longestCachedPiece {
+            merger.merge(piece: UnsafeBufferPointer(start: piece, count: n), vocabulary: v)
+            appendTokens(merger.symbols, from: s, into: &out)
+            return
+        }
         let offset: Int, count: Int
-        if let index = cache.find(p + s, e - s) {
+        if let index = cache.find(piece, n, hash: hash) {
             let packed = cache[valueAt: index]
             offset = Int(packed >> 16)
             count = Int(packed & 0xFFFF)
-        } else if e - s > Self.longestCachedPiece {
-            // Long pieces (whole Chinese phrases) seldom repeat: caching them costs a copy
-            // and a table insert for nothing.
-            count = merger.merge(piece: UnsafeBufferPointer(start: p + s, count: e - s), vocabulary: v)
-            appendTokens(merger.symbols, from: s, into: &out)
-            return
         } else {
-            count = merger.merge(piece: UnsafeBufferPointer(start: p + s, count: e - s), vocabulary: v)
+            count = merger.merge(piece: UnsafeBufferPointer(start: piece, count: n), vocabulary: v)
             if cache.count >= Self.cacheLimit {
                 cache = ByteStringTable(capacity: 1 << 12)
                 cachedIDs.removeAll(keepingCapacity: true)
             }
             offset = cachedIDs.count
             cachedIDs.append(contentsOf: merger.symbols[0..<count])
-            _ = cache.findOrInsert(p + s, e - s, initial: UInt64(offset) << 16 | UInt64(count))
+            _ = cache.findOrInsert(piece, n, hash: hash, initial: UInt64(offset) << 16 | UInt64(count))
         }
         cachedIDs.withUnsafeBufferPointer { cached in
             appendTokens(UnsafeBufferPointer(rebasing: cached[offset..<(offset + count)]), from: s, into: &out)

@@ -70,14 +70,19 @@ public struct Vocabulary: Sendable, Equatable {
     let bmpCharacterIDs: [Int32]
     let supplementaryCharacterIDs: PairTable<Int32>
     /// (left, right) -> rank << 32 | result.
-    let mergeTable: PairTable<UInt64>
+    let mergeTable: MergeTable
     /// Bytes -> id for byte, character and merge tokens.
     let tokenIDs: ByteStringTable
+    /// The `ByteStringTable.hash` of every key of `tokenIDs`: most pieces of Chinese text
+    /// are not tokens, and the table (768 KB at 32k entries) mostly misses the caches.
+    let tokenFilter: BloomFilter
     /// True when BPE applied to the token's own bytes yields exactly this token, so a
     /// pre-tokenized piece spelling it can skip the merge loop without changing the result.
     private(set) var encodesToItself: [Bool]
     /// Token byte lengths, for offsets.
     let tokenLengths: [Int32]
+    /// Byte length of the longest token in `tokenIDs`: longer pieces need no lookup there.
+    let longestToken: Int
 
     public static func == (a: Vocabulary, b: Vocabulary) -> Bool {
         a.settings == b.settings && a.tokens == b.tokens && a.kinds == b.kinds && a.merges == b.merges
@@ -136,7 +141,7 @@ public struct Vocabulary: Sendable, Equatable {
         }
         guard !byteIDs.contains(-1) else { throw fail("the 256 byte tokens are incomplete") }
 
-        var mergeTable = PairTable<UInt64>(capacity: merges.count)
+        var mergeTable = MergeTable(capacity: merges.count, idLimit: tokens.count)
         var created = [Bool](repeating: false, count: tokens.count)
         for (rank, merge) in merges.enumerated() {
             let ids = [merge.left, merge.right, merge.result]
@@ -157,7 +162,7 @@ public struct Vocabulary: Sendable, Equatable {
             guard mergeTable.value(merge.left, merge.right) == nil else {
                 throw fail("merge \(rank): the pair (\(merge.left), \(merge.right)) is merged twice")
             }
-            mergeTable.set(merge.left, merge.right, UInt64(rank) << 32 | UInt64(merge.result))
+            mergeTable.insert(merge.left, merge.right, UInt64(rank) << 32 | UInt64(merge.result))
             created[Int(merge.result)] = true
         }
         for (index, kind) in kinds.enumerated() where kind == .merge && !created[index] {
@@ -173,7 +178,16 @@ public struct Vocabulary: Sendable, Equatable {
         self.supplementaryCharacterIDs = supplementary
         self.mergeTable = mergeTable
         self.tokenIDs = table
+        var tokenFilter = BloomFilter(capacity: table.count)
+        table.arena.withUnsafeBufferPointer { a in
+            for index in 0..<table.count {
+                let r = table.keyRange(at: index)
+                tokenFilter.insert(ByteStringTable.hash(a.baseAddress! + r.lowerBound, r.count))
+            }
+        }
+        self.tokenFilter = tokenFilter
         self.tokenLengths = tokens.map { Int32($0.count) }
+        self.longestToken = zip(tokens, kinds).lazy.filter { $0.1 != .special && $0.1 != .user }.map { $0.0.count }.max() ?? 0
         self.encodesToItself = []
         self.encodesToItself = selfEncodingFlags()
     }

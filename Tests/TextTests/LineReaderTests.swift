@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Text
 
 @Suite struct LineReaderTests {
@@ -46,5 +47,49 @@ import Testing
         let batch = try #require(try reader.nextBatch())
         #expect((0..<batch.count).map { Array(batch.line($0)) } == [Array("a\r".utf8), Array("b".utf8), Array("last".utf8)])
         #expect(try reader.nextBatch() == nil)
+    }
+
+    /// Every line (number, bytes and byte count) or error that `options` make of `bytes`.
+    func read(_ bytes: [UInt8], _ options: LineReader.Options, targetBytes: Int) -> (lines: [[UInt8]], bytes: Int, error: LineReader.InputError?) {
+        let pipe = Pipe()
+        pipe.fileHandleForWriting.write(Data(bytes))
+        try? pipe.fileHandleForWriting.close()
+        var reader = LineReader(fileDescriptor: pipe.fileHandleForReading.fileDescriptor, options: options)
+        var lines: [[UInt8]] = [], count = 0
+        do {
+            while let batch = try reader.nextBatch(targetBytes: targetBytes) {
+                #expect(batch.firstLine == lines.count + 1)
+                for k in 0..<batch.count { lines.append(Array(batch.line(k))) }
+                count += batch.lineBytes
+            }
+        } catch {
+            return (lines, count, error as? LineReader.InputError)
+        }
+        return (lines, count, nil)
+    }
+
+    /// Deferred checks take the verbatim path (whole runs of lines copied at once); it must
+    /// cut the same lines as the line-by-line path, across reads of any size.
+    @Test func verbatimBatchesHoldTheSameLines() {
+        var rng = SeededGenerator(seed: 3)
+        let pieces: [[UInt8]] = [Array("a".utf8), Array("中文".utf8), Array("\n".utf8), Array("\r\n".utf8),
+                                 Array("\n\n".utf8), Array("long line of text ".utf8)]
+        for trial in 0..<200 {
+            var input: [UInt8] = []
+            for _ in 0..<rng.next(upTo: 40) { input += pieces[rng.next(upTo: pieces.count)] }
+            var eager = LineReader.Options()
+            eager.blockBytes = 1 + rng.next(upTo: 24)
+            eager.maxLineBytes = trial % 4 == 0 ? 30 : 1 << 20
+            var deferred = eager
+            deferred.deferChecks = true
+            let target = 1 + rng.next(upTo: 64)
+            let a = read(input, eager, targetBytes: target), b = read(input, deferred, targetBytes: target)
+            #expect(a.error == b.error)
+            // After an error, which batches came before it depends on where batches end.
+            if a.error == nil {
+                #expect(a.lines == b.lines)
+                #expect(a.bytes == b.bytes)
+            }
+        }
     }
 }
