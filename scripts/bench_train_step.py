@@ -133,21 +133,30 @@ def main(kernelbench, trainbench):
     for mode, name in jobs:
         for threads in THREADS:
             args = [mode] + options(name, threads)
+            # The machine's cores can be taken from outside this system (a virtual machine's
+            # second vCPU sharing a physical core, or the host's other tenants), which no load
+            # figure here sees: the FMA ceiling of this row's thread count, measured just
+            # before ours and just after the peer, shows it.
+            before = run([kernelbench, "peak", str(threads)])[2]
             ours_out, ours_load = measure([trainbench] + args)
             peer_out, peer_load = measure([sys.executable, __file__, "torch"] + args)
+            ceiling = min(before, run([kernelbench, "peak", str(threads)])[2])
             ours, peer = json.loads(ours_out), json.loads(peer_out)
             if ours["parameters"] != peer["parameters"]:
                 sys.exit(f"{name}: parameter counts differ: {ours['parameters']} vs {peer['parameters']}")
-            rows.append((mode, name, threads, ours, peer, max(ours_load, peer_load)))
+            rows.append((mode, name, threads, ours, peer, max(ours_load, peer_load), ceiling))
 
     header = (f"{'mode':<7}{'cfg':>4}{'thr':>4}  {'ours tok/s best (med, N)':>26} {'%peak':>6}  "
-              f"{'torch tok/s best (med, N)':>26} {'%peak':>6}  {'other load':>10}  {'ours/torch':>10}")
+              f"{'torch tok/s best (med, N)':>26} {'%peak':>6}  {'other load':>10}  {'ceiling':>8}  {'ours/torch':>10}")
     print(header)
     print("-" * len(header))
-    contended = False
-    for mode, name, threads, ours, peer, other in rows:
+    contended = shrunk = False
+    for mode, name, threads, ours, peer, other, ceiling in rows:
         flag = "*" if other > CONTENDED else " "
         contended |= other > CONTENDED
+        # Below 90% of the ceiling measured at the start, the row ran on less machine.
+        short = ceiling < 0.9 * peak[threads]
+        shrunk |= short
         # Estimate: 6 FLOPs per matmul weight per token (forward 2, backward 4); the embedding
         # is a gather, attention scores are left out. Decoding: 2 per weight per token.
         c = CONFIGS[name]
@@ -158,13 +167,17 @@ def main(kernelbench, trainbench):
             cells.append(f"{r['best']:9.0f} ({r['median']:9.0f}, {r['n']:2d})")
             cells.append(f"{100 * r['best'] * per_token / 1e9 / peak[threads]:5.1f}%")
         print(f"{mode:<7}{name:>4}{threads:>4}  {cells[0]:>26} {cells[1]:>6}  {cells[2]:>26} "
-              f"{cells[3]:>6}  {other:9.2f}{flag}  {ours['best'] / peer['best']:10.2f}")
+              f"{cells[3]:>6}  {other:9.2f}{flag}  {ceiling:7.1f}{'!' if short else ' '}  {ours['best'] / peer['best']:10.2f}")
     print()
     print(f"loadavg after: {open('/proc/loadavg').read().split()[:3]}")
     print(f"FMA peak (kernelbench peak): " + ", ".join(f"{t} thr {peak[t]:.1f} GFLOP/s" for t in THREADS))
     if contended:
         print(f"* contended: other processes used more than {CONTENDED} cores on average during "
               "that row; its figures are unreliable")
+    if shrunk:
+        print("! the FMA ceiling measured around that row (GFLOP/s, the lower of before ours and after the "
+              "peer) was under 90% of the one at the start: the machine gave it less CPU than its load "
+              "shows (taken from outside this system); its figures are unreliable")
     print("%peak is an estimate: FLOPs = 6 (train) or 2 (decode) x non-embedding parameters x "
           "tokens, over the FMA peak; ratio = best / best")
 
