@@ -4,7 +4,6 @@ PyTorch; run by scripts/check-safetensors-interop.
 usage: check_safetensors_interop.py SAFETENSORS_TOOL WORK_DIR [TRAINLM EVALUATE]
 """
 import json
-import math
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from safetensors.numpy import load_file as np_load_file, save as np_save
 try:
     import torch
     from safetensors.torch import load_file as torch_load_file, save_file as torch_save_file
+    from torch_network import Network
 except ImportError:
     torch = None
 
@@ -161,52 +161,6 @@ def byte_ids(vocab_path):
     return ids
 
 
-class Attention(torch.nn.Module if torch else object):
-    """As in scripts/network-parity.py: y = x + proj(causal attention(norm(x))), x (T, B, C)."""
-
-    def __init__(self, c, heads):
-        super().__init__()
-        self.heads = heads
-        self.norm = torch.nn.LayerNorm(c, eps=1e-5)
-        self.qkv = torch.nn.Linear(c, 3 * c)
-        self.proj = torch.nn.Linear(c, c)
-
-    def forward(self, x):
-        t, b, c = x.shape
-        d = c // self.heads
-        q, k, v = self.qkv(self.norm(x)).split(c, dim=-1)
-        q, k, v = (z.reshape(t, b, self.heads, d).permute(1, 2, 0, 3) for z in (q, k, v))
-        scores = q @ k.transpose(-2, -1) / math.sqrt(d)
-        future = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        att = scores.masked_fill(future, float("-inf")).softmax(dim=-1)
-        return x + self.proj((att @ v).permute(2, 0, 1, 3).reshape(t, b, c))
-
-
-class LanguageModel(torch.nn.Module if torch else object):
-    """The Network module's model with its parameter names (embedding, lstm{k}, attn{k}, head)."""
-
-    def __init__(self, cfg):
-        super().__init__()
-        self.embedding = torch.nn.Embedding(cfg["vocab_size"], cfg["embedding_size"])
-        self.kinds = []
-        width = cfg["embedding_size"]
-        for k, layer in enumerate(cfg["layers"]):
-            if layer["type"] == "lstm":
-                setattr(self, f"lstm{k}", torch.nn.LSTM(width, layer["hidden"]))
-                width = layer["hidden"]
-            else:
-                setattr(self, f"attn{k}", Attention(width, layer["heads"]))
-            self.kinds.append(layer["type"])
-        self.head = torch.nn.Linear(width, cfg["vocab_size"])
-
-    def forward(self, tokens):
-        """tokens (B, T) -> logits (T, B, V), from an empty state."""
-        x = self.embedding(tokens.t())
-        for k, kind in enumerate(self.kinds):
-            x = getattr(self, f"lstm{k}")(x)[0] if kind == "lstm" else getattr(self, f"attn{k}")(x)
-        return self.head(x)
-
-
 def whole_model(trainlm, evaluate, work):
     print("3. a model trained by trainlm -> torch load_state_dict(strict=True), same loss")
     if not torch:
@@ -225,7 +179,7 @@ def whole_model(trainlm, evaluate, work):
     path = os.path.join(run, "best.safetensors")
     with safetensors.safe_open(path, framework="pt") as f:
         cfg = json.loads(f.metadata()["config"])
-    model = LanguageModel(cfg)
+    model = Network(cfg)
     result = model.load_state_dict(torch_load_file(path), strict=True)
     check(not result.missing_keys and not result.unexpected_keys,
           f"load_state_dict(strict=True) of {len(model.state_dict())} tensors "
@@ -244,7 +198,7 @@ def whole_model(trainlm, evaluate, work):
     model = model.double().eval()
     with torch.no_grad():
         batch = torch.tensor(windows)
-        logits = model(batch[:, :-1])
+        logits, _ = model(batch[:, :-1])
         nats = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), batch[:, 1:].t().reshape(-1), reduction="sum").item()
     reference = nats / (len(windows) * length)

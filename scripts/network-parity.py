@@ -7,14 +7,15 @@ second loss. NetworkTests/PyTorchParityTests.swift loads it.
 
 Needs PyTorch: Debian's CPU build works (`apt-get install python3-torch`, 1.13), run with the
 system python3:  /usr/bin/python3 scripts/network-parity.py
-Submodule names follow ParameterStore's table, so `state_dict()` keys are the Swift names.
+The model is scripts/torch_network.py's, whose `state_dict()` keys are the Swift names.
 """
 import json
-import math
 import os
 
 import torch
 from torch import nn
+
+from torch_network import Network
 
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(1234)
@@ -28,58 +29,7 @@ CONFIG = {
 B, T = 2, 5
 
 
-class Attention(nn.Module):
-    """y = x + proj(causal multi-head attention(norm(x))), x time-major (T, B, C)."""
-
-    def __init__(self, c, heads):
-        super().__init__()
-        self.heads = heads
-        self.norm = nn.LayerNorm(c, eps=1e-5)
-        self.qkv = nn.Linear(c, 3 * c)
-        self.proj = nn.Linear(c, c)
-
-    def forward(self, x):
-        t, b, c = x.shape
-        d = c // self.heads
-        q, k, v = self.qkv(self.norm(x)).split(c, dim=-1)
-        # (T, B, C) -> (B, heads, T, D)
-        q, k, v = (z.reshape(t, b, self.heads, d).permute(1, 2, 0, 3) for z in (q, k, v))
-        scores = q @ k.transpose(-2, -1) / math.sqrt(d)
-        future = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        att = scores.masked_fill(future, float("-inf")).softmax(dim=-1)
-        y = (att @ v).permute(2, 0, 1, 3).reshape(t, b, c)
-        return x + self.proj(y)
-
-
-class Net(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        v, e = cfg["vocab_size"], cfg["embedding_size"]
-        self.embedding = nn.Embedding(v, e)
-        self.kinds = []
-        width = e
-        for k, layer in enumerate(cfg["layers"]):
-            if layer["type"] == "lstm":
-                setattr(self, f"lstm{k}", nn.LSTM(width, layer["hidden"]))
-                width = layer["hidden"]
-            else:
-                setattr(self, f"attn{k}", Attention(width, layer["heads"]))
-            self.kinds.append(layer["type"])
-        self.head = nn.Linear(width, v)
-
-    def forward(self, tokens, states):
-        """tokens (B, T) -> logits (T, B, V) and the LSTM states after the last step."""
-        x = self.embedding(tokens.t())
-        new_states = {}
-        for k, kind in enumerate(self.kinds):
-            if kind == "lstm":
-                x, new_states[k] = getattr(self, f"lstm{k}")(x, states.get(k))
-            else:
-                x = getattr(self, f"attn{k}")(x)
-        return self.head(x), new_states
-
-
-model = Net(CONFIG)
+model = Network(CONFIG)
 with torch.no_grad():
     for p in model.parameters():
         # Values a Float32 model holds exactly, so the Float and Double Swift models share them.

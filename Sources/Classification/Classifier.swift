@@ -19,21 +19,23 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
     public var ngramBuckets = 0
     /// The longest token n-gram the table sees.
     public var ngramOrder = 3
+    public static let ngramBucketRange = 0...(1 << 26)
+    public static let ngramOrderRange = 1...8
 
     public init(labels: [String], model: ModelConfig, maxTokens: Int, languageModel: String?,
-                ngramBuckets: Int = 0, ngramOrder: Int = 3) {
+                ngrams: TokenNgrams? = nil) {
         self.labels = labels
         self.model = model
         self.maxTokens = maxTokens
         self.languageModel = languageModel
-        self.ngramBuckets = ngramBuckets
-        self.ngramOrder = ngramOrder
+        if let ngrams {
+            ngramBuckets = ngrams.buckets
+            ngramOrder = ngrams.order
+        }
     }
 
     /// The n-grams the head reads, if it has a table.
-    public var ngrams: TokenNgrams? {
-        ngramBuckets > 0 ? TokenNgrams(order: ngramOrder, buckets: ngramBuckets) : nil
-    }
+    public var ngrams: TokenNgrams? { TokenNgrams.table(buckets: ngramBuckets, order: ngramOrder) }
 
     enum CodingKeys: String, CodingKey {
         case labels, model, maxTokens = "max_tokens", languageModel = "language_model"
@@ -57,10 +59,12 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         try model.validate()
         guard labels.count >= 2 else { throw ClassificationError.data("a classifier needs at least 2 labels, got \(labels.count)") }
         guard maxTokens >= 2 else { throw ClassificationError.data("max tokens must be at least 2") }
-        guard ngramBuckets >= 0, ngramBuckets <= 1 << 26 else {
-            throw ClassificationError.data("n-gram buckets must be in 0...\(1 << 26), got \(ngramBuckets)")
+        guard Self.ngramBucketRange.contains(ngramBuckets) else {
+            throw ClassificationError.data("n-gram buckets must be in \(Self.ngramBucketRange), got \(ngramBuckets)")
         }
-        guard (1...8).contains(ngramOrder) else { throw ClassificationError.data("the n-gram order must be in 1...8, got \(ngramOrder)") }
+        guard Self.ngramOrderRange.contains(ngramOrder) else {
+            throw ClassificationError.data("the n-gram order must be in \(Self.ngramOrderRange), got \(ngramOrder)")
+        }
     }
 }
 
@@ -186,14 +190,7 @@ public final class Classifier {
         for (b, sequence) in batch.enumerated() {
             for (t, id) in sequence.enumerated() { ids[b * steps + t] = id }
         }
-        let rows: [[Int32]] = ngrams.map { ngrams in
-            batch.map { sequence -> [Int32] in
-                var rows: [Int32] = []
-                rows.reserveCapacity(sequence.count * ngrams.order)
-                ngrams.append(sequence, to: &rows)
-                return rows
-            }
-        } ?? []
+        let rows = ngrams.map { ngrams in batch.map(ngrams.rows(of:)) } ?? []
         let features = try model.forwardFeatures(tokens: ids, batch: batch.count, steps: steps)
         return head.forward(features, lengths: lengths, steps: steps, ngrams: rows)
     }

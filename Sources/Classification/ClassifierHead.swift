@@ -112,7 +112,7 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
             let scale = 1 / Scalar(n)
             for j in 0..<c { mean[j] *= scale }
         }
-        Scalar.broadcastRows(logitRows!, bias, rows: b, cols: classes)
+        Scalar.broadcastRows(logitRows!, bias, rows: b, cols: classes, workspace: workspace)
         Scalar.gemm(logitRows!, ldc: classes, pooled, lda: 3 * c, transA: .none, weight, ldb: 3 * c,
                     transB: .transpose, m: b, n: classes, k: 3 * c, alpha: 1, beta: 1, workspace: workspace)
         for (row, rows) in ngrams.enumerated() where !rows.isEmpty {
@@ -159,7 +159,7 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
         let dpooled = dpooled!, dfeatures = dfeatures!, argmax = argmax!
         Scalar.gemm(gradients.baseAddress!, ldc: 3 * c, dlogits!, lda: k, transA: .transpose, pooled!, ldb: 3 * c,
                     transB: .none, m: k, n: 3 * c, k: b, alpha: 1, beta: 1, workspace: workspace)
-        Scalar.addColumnSums(gradients.baseAddress! + k * 3 * c, dlogits!, rows: b, cols: k)
+        Scalar.addColumnSums(gradients.baseAddress! + k * 3 * c, dlogits!, rows: b, cols: k, workspace: workspace)
         let dtable = gradients.baseAddress! + k * 3 * c + k
         for (row, rows) in ngramRows.enumerated() where !rows.isEmpty {
             let scale = Self.ngramScale(rows.count)

@@ -39,15 +39,15 @@ public enum ClassifierSetup {
         }
         config.dropout = dropout
         let model = try Model<Float>(config: config, seed: seed, threads: threads)
-        for tensor in model.parameters.tensors where !tensor.name.hasPrefix("head.") {
-            let source = try languageModel.parameters.tensor(tensor.name)
-            guard source.shape == tensor.shape else {
-                throw ClassificationError.model("the language model's '\(tensor.name)' has shape \(source.shape), the encoder's \(tensor.shape)")
-            }
-            model.parameters.value(tensor.name).update(from: languageModel.parameters.value(tensor.name), count: tensor.count)
+        // The language model's output head has no use in a classifier (and a kept stack's top
+        // width may not fit it).
+        do {
+            try model.parameters.copyValues(from: languageModel.parameters) { !$0.name.hasPrefix("head.") }
+        } catch {
+            throw ClassificationError.model("the language model of '\(run.path)' does not fit the encoder: \(error)")
         }
         let spec = ClassifierSpec(labels: labels, model: config, maxTokens: maxTokens, languageModel: run.path,
-                                  ngramBuckets: ngrams?.buckets ?? 0, ngramOrder: ngrams?.order ?? 3)
+                                  ngrams: ngrams)
         return try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: seed, threads: threads)
     }
 
@@ -56,7 +56,7 @@ public enum ClassifierSetup {
                                    ngrams: TokenNgrams? = nil, seed: UInt64, threads: Int?) throws -> Classifier {
         let model = try Model<Float>(config: config, seed: seed, threads: threads)
         let spec = ClassifierSpec(labels: labels, model: config, maxTokens: maxTokens, languageModel: nil,
-                                  ngramBuckets: ngrams?.buckets ?? 0, ngramOrder: ngrams?.order ?? 3)
+                                  ngrams: ngrams)
         return try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: seed, threads: threads)
     }
 

@@ -14,8 +14,15 @@ public struct TokenNgrams: Sendable, Equatable {
         self.buckets = buckets
     }
 
-    /// Appends the bucket of every n-gram of `ids` to `rows`.
-    public func append(_ ids: [Int32], to rows: inout [Int32]) {
+    /// The n-grams of a table of `buckets` rows; nil for none (0 rows).
+    public static func table(buckets: Int, order: Int) -> TokenNgrams? {
+        buckets > 0 ? TokenNgrams(order: order, buckets: buckets) : nil
+    }
+
+    /// The bucket of every n-gram of `ids`, by start position, then length.
+    public func rows(of ids: [Int32]) -> [Int32] {
+        var rows: [Int32] = []
+        rows.reserveCapacity(ids.count * order)
         for start in ids.indices {
             var h: UInt64 = 0xCBF2_9CE4_8422_2325
             for n in 1...min(order, ids.count - start) {
@@ -23,6 +30,7 @@ public struct TokenNgrams: Sendable, Equatable {
                 rows.append(Int32(truncatingIfNeeded: Self.mix(h ^ UInt64(n)) % UInt64(buckets)))
             }
         }
+        return rows
     }
 
     /// SplitMix64's finalizer: FNV's low bits alone spread runs of small ids poorly.

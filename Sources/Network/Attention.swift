@@ -160,7 +160,7 @@ struct AttentionLayer<Scalar: NetworkScalar> {
               workspace: GemmWorkspace) {
         let b = cache.batch, c = width, d = headSize
         Scalar.layerNormForward(cache.ln, cache.mean, cache.rstd, x, normW, normB, n: b, c: c)
-        Scalar.broadcastRows(cache.qkv, qkvB, rows: b, cols: 3 * c)
+        Scalar.broadcastRows(cache.qkv, qkvB, rows: b, cols: 3 * c, workspace: workspace)
         Scalar.gemm(cache.qkv, ldc: 3 * c, cache.ln, lda: c, transA: .none, qkvW, ldb: c,
                     transB: .transpose, m: b, n: 3 * c, k: c, alpha: 1, beta: 1, workspace: workspace)
         for bi in 0..<b {

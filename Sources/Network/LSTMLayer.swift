@@ -92,8 +92,10 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     func makeGateTable(_ table: UnsafeMutablePointer<Scalar>, embedding: UnsafePointer<Scalar>, vocabulary: Int,
                        workspace: GemmWorkspace) {
         let g = 4 * hidden
-        Scalar.broadcastRows(table, bih, rows: vocabulary, cols: g)
-        for r in 0..<vocabulary { Scalar.axpy(table + r * g, alpha: 1, bhh, count: g) }
+        // The two biases summed once in row 0, then copied to the other rows.
+        table.update(from: bih, count: g)
+        Scalar.axpy(table, alpha: 1, bhh, count: g)
+        Scalar.broadcastRows(table + g, table, rows: vocabulary - 1, cols: g, workspace: workspace)
         Scalar.gemm(table, ldc: g, embedding, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
                     m: vocabulary, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
     }

@@ -53,12 +53,12 @@ extension Double: NetworkScalar {
 
     public static func broadcastRows(_ out: UnsafeMutablePointer<Double>, _ bias: UnsafePointer<Double>,
                                      rows: Int, cols: Int, workspace: GemmWorkspace) {
-        broadcastRows(out, bias, rows: rows, cols: cols)
+        for r in 0..<rows { (out + r * cols).update(from: bias, count: cols) }
     }
 
     public static func addColumnSums(_ dbias: UnsafeMutablePointer<Double>, _ x: UnsafePointer<Double>,
                                      rows: Int, cols: Int, workspace: GemmWorkspace) {
-        addColumnSums(dbias, x, rows: rows, cols: cols)
+        for r in 0..<rows { axpy(dbias, alpha: 1, x + r * cols, count: cols) }
     }
 
     public static func lstmPackedWeightsCount(hidden: Int) -> Int { 4 * hidden * hidden }

@@ -100,19 +100,6 @@ extension NetworkScalar {
         try dropoutForward(dinp, dout, count: count, probability: probability, seed: seed,
                            offset: offset)
     }
-
-    /// dbias[j] += sum over rows of x[r, j]: the gradient of a bias added to every row, on the
-    /// calling thread (for small heads without a workspace at hand).
-    public static func addColumnSums(_ dbias: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>,
-                              rows: Int, cols: Int) {
-        for r in 0..<rows { axpy(dbias, alpha: 1, x + r * cols, count: cols) }
-    }
-
-    /// Every row of out (rows, cols) set to bias (cols), on the calling thread.
-    public static func broadcastRows(_ out: UnsafeMutablePointer<Self>, _ bias: UnsafePointer<Self>,
-                              rows: Int, cols: Int) {
-        for r in 0..<rows { (out + r * cols).update(from: bias, count: cols) }
-    }
 }
 
 extension Float: NetworkScalar {

@@ -149,12 +149,22 @@ public final class ParameterStore<Scalar: NetworkScalar> {
         }
     }
 
-    /// Copies every value from `other`, converting the precision; the layouts must be equal.
-    public func copyValues<Other: NetworkScalar>(from other: ParameterStore<Other>) throws {
-        guard other.tensors == tensors else {
-            throw NetworkError.shapeMismatch("parameter layouts differ")
+    /// Copies, converting the precision, every tensor of this store that `include` accepts
+    /// from the tensor of the same name in `other`, which may hold more (a deeper model whose
+    /// lowest layers this one keeps). Throws, naming it, for a tensor `other` lacks or holds in
+    /// another shape; nothing is changed unless all are found.
+    public func copyValues<Other: NetworkScalar>(from other: ParameterStore<Other>,
+                                                 where include: (ParameterTensor) -> Bool = { _ in true }) throws {
+        let pairs = try tensors.filter(include).map { mine in
+            let theirs = try other.tensor(mine.name)
+            guard theirs.shape == mine.shape else {
+                throw NetworkError.shapeMismatch("'\(mine.name)' is \(theirs.shape) in the source, \(mine.shape) here")
+            }
+            return (mine, theirs)
         }
-        for i in 0..<count { values[i] = Scalar(other.values[i]) }
+        for (mine, theirs) in pairs {
+            for i in 0..<mine.count { values[mine.offset + i] = Scalar(other.values[theirs.offset + i]) }
+        }
     }
 
     private func tensorOrDie(_ name: String) -> ParameterTensor {

@@ -224,43 +224,41 @@ public struct Encoder {
         // Long pieces (whole Chinese phrases) are neither tokens nor worth caching (they
         // seldom repeat; caching them costs a copy and a table insert for nothing), and a
         // lookup that cannot succeed still costs a cache miss in the token table.
-        if n > Self.longestCachedPiece && n > v.longestToken {
-            merger.merge(piece: UnsafeBufferPointer(start: piece, count: n), vocabulary: v)
-            appendTokens(merger.symbols, from: s, into: &out)
-            return
-        }
-        let hash = ByteStringTable.hash(piece, n)  // the same function keys both tables
-        // A piece that is itself a token whose own BPE is that token: one lookup, exact.
-        if n <= v.longestToken, v.tokenFilter.mayContain(hash), let index = v.tokenIDs.find(piece, n, hash: hash) {
-            let id = Int32(truncatingIfNeeded: v.tokenIDs[valueAt: index])
-            if v.encodesToItself[Int(id)] {
-                out.ids.append(id); out.starts.append(s); out.ends.append(e)
+        let maybeToken = n <= v.longestToken, cacheable = n <= Self.longestCachedPiece
+        if maybeToken || cacheable {
+            let hash = ByteStringTable.hash(piece, n)  // the same function keys both tables
+            // A piece that is itself a token whose own BPE is that token: one lookup, exact.
+            if maybeToken, v.tokenFilter.mayContain(hash), let index = v.tokenIDs.find(piece, n, hash: hash) {
+                let id = Int32(truncatingIfNeeded: v.tokenIDs[valueAt: index])
+                if v.encodesToItself[Int(id)] {
+                    out.ids.append(id); out.starts.append(s); out.ends.append(e)
+                    return
+                }
+            }
+            if cacheable {
+                let offset: Int, count: Int
+                if let index = cache.find(piece, n, hash: hash) {
+                    let packed = cache[valueAt: index]
+                    offset = Int(packed >> 16)
+                    count = Int(packed & 0xFFFF)
+                } else {
+                    count = merger.merge(piece: UnsafeBufferPointer(start: piece, count: n), vocabulary: v)
+                    if cache.count >= Self.cacheLimit {
+                        cache = ByteStringTable(capacity: 1 << 12)
+                        cachedIDs.removeAll(keepingCapacity: true)
+                    }
+                    offset = cachedIDs.count
+                    cachedIDs.append(contentsOf: merger.symbols[0..<count])
+                    _ = cache.findOrInsert(piece, n, hash: hash, initial: UInt64(offset) << 16 | UInt64(count))
+                }
+                cachedIDs.withUnsafeBufferPointer { cached in
+                    appendTokens(UnsafeBufferPointer(rebasing: cached[offset..<(offset + count)]), from: s, into: &out)
+                }
                 return
             }
         }
-        if n > Self.longestCachedPiece {
-            merger.merge(piece: UnsafeBufferPointer(start: piece, count: n), vocabulary: v)
-            appendTokens(merger.symbols, from: s, into: &out)
-            return
-        }
-        let offset: Int, count: Int
-        if let index = cache.find(piece, n, hash: hash) {
-            let packed = cache[valueAt: index]
-            offset = Int(packed >> 16)
-            count = Int(packed & 0xFFFF)
-        } else {
-            count = merger.merge(piece: UnsafeBufferPointer(start: piece, count: n), vocabulary: v)
-            if cache.count >= Self.cacheLimit {
-                cache = ByteStringTable(capacity: 1 << 12)
-                cachedIDs.removeAll(keepingCapacity: true)
-            }
-            offset = cachedIDs.count
-            cachedIDs.append(contentsOf: merger.symbols[0..<count])
-            _ = cache.findOrInsert(piece, n, hash: hash, initial: UInt64(offset) << 16 | UInt64(count))
-        }
-        cachedIDs.withUnsafeBufferPointer { cached in
-            appendTokens(UnsafeBufferPointer(rebasing: cached[offset..<(offset + count)]), from: s, into: &out)
-        }
+        merger.merge(piece: UnsafeBufferPointer(start: piece, count: n), vocabulary: v)
+        appendTokens(merger.symbols, from: s, into: &out)
     }
 
     /// Appends `ids`, which spell the input from offset `start` on, with their offsets.

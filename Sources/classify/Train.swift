@@ -112,8 +112,14 @@ struct Train: ParsableCommand {
             if lm == nil { throw ValidationError("--encoder-layers needs --lm") }
             if encoderLayers < 1 { throw ValidationError("--encoder-layers must be at least 1") }
         }
-        if !(0...(1 << 26)).contains(ngramBuckets) { throw ValidationError("--ngram-buckets must be in 0...\(1 << 26)") }
-        if !(1...8).contains(ngramOrder) { throw ValidationError("--ngram-order must be in 1...8") }
+        // Checked here too, not only by the spec: a bad value should not surface after the
+        // language model's fine-tuning.
+        if !ClassifierSpec.ngramBucketRange.contains(ngramBuckets) {
+            throw ValidationError("--ngram-buckets must be in \(ClassifierSpec.ngramBucketRange)")
+        }
+        if !ClassifierSpec.ngramOrderRange.contains(ngramOrder) {
+            throw ValidationError("--ngram-order must be in \(ClassifierSpec.ngramOrderRange)")
+        }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
@@ -211,7 +217,7 @@ struct Train: ParsableCommand {
     }
 
     private var ngrams: TokenNgrams? {
-        ngramBuckets > 0 ? TokenNgrams(order: ngramOrder, buckets: ngramBuckets) : nil
+        TokenNgrams.table(buckets: ngramBuckets, order: ngramOrder)
     }
 
     private func train(_ trainer: ClassifierTrainer, monitor: InterruptMonitor) throws -> ClassifierTrainer.Outcome {

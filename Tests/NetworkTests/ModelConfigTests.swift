@@ -85,3 +85,32 @@ import Testing
     let norm = try a.tensor("attn1.norm.weight")
     #expect(a.values[norm.offset..<(norm.offset + norm.count)].allSatisfy { $0 == 1 })
 }
+
+@Test func copyingValuesByNameKeepsTheLowestLayersOfADeeperModel() throws {
+    let deep = try ParameterStore<Float>(config: ModelConfig(vocabularySize: 11, embeddingSize: 4,
+                                                             layers: [.lstm(hidden: 4), .lstm(hidden: 6)]))
+    deep.initialize(seed: 1)
+    let shallow = try ParameterStore<Double>(config: ModelConfig(vocabularySize: 11, embeddingSize: 4,
+                                                                 layers: [.lstm(hidden: 4)], tieEmbeddings: true))
+    try shallow.copyValues(from: deep) { !$0.name.hasPrefix("head.") }
+    for t in shallow.tensors {
+        let source = try deep.tensor(t.name)
+        let copied = (0..<t.count).map { shallow.values[t.offset + $0] }
+        let expected = t.name.hasPrefix("head.") ? [Double](repeating: 0, count: t.count)
+                                                 : (0..<t.count).map { Double(deep.values[source.offset + $0]) }
+        #expect(copied == expected, "\(t.name)")
+    }
+    // A tensor the source lacks, or holds in another shape, is refused by name; nothing changes.
+    let deepBefore = Array(deep.values), shallowBefore = Array(shallow.values)
+    #expect(throws: NetworkError.unknownParameter("lstm1.weight_ih_l0")) { try deep.copyValues(from: shallow) }
+    let wide = try ParameterStore<Float>(config: ModelConfig(vocabularySize: 11, embeddingSize: 4, layers: [.lstm(hidden: 5)]))
+    wide.initialize(seed: 2)
+    do {
+        try shallow.copyValues(from: wide)
+        Issue.record("a layer of another width was copied")
+    } catch {
+        #expect("\(error)".contains("lstm0.weight_ih_l0"), "\(error)")
+    }
+    #expect(Array(deep.values) == deepBefore)
+    #expect(Array(shallow.values) == shallowBefore)
+}
