@@ -40,13 +40,8 @@ import Testing
 
     @Test func statisticsCountTheLinesNormalizationChanged() throws {
         var job = LineTokenizer(tokenizer: try Tokenizer(vocabulary: vocabulary("nfkc")), format: .ids, threads: 2)
-        var batch = LineReader.Batch()
-        for line in ["plain ascii", "ＦＵＬＬ", "中文，", "already NFKC"] {
-            batch.lineStarts.append(batch.bytes.count)
-            batch.bytes += Array(line.utf8)
-            batch.lineEnds.append(batch.bytes.count)
-        }
-        _ = try job.process(batch)
+        let batch = LineReader.Batch(lines: ["plain ascii", "ＦＵＬＬ", "中文，", "already NFKC"].map { Array($0.utf8) })
+        try job.process(batch, into: CollectedOutput())
         #expect(job.statistics.normalizedLines == 2)
     }
 }
