@@ -117,8 +117,10 @@ public final class ParameterStore<Scalar: NetworkScalar> {
 
     /// Seeded PyTorch-like initialization, drawn in tensor order from one `SplitMix64(seed)`
     /// stream of Floats (so `Float` and `Double` stores initialized with the same seed hold the
-    /// same values): `embedding.weight` uniform(-0.1, 0.1) (PyTorch's word language model
-    /// example; `nn.Embedding`'s N(0, 1) is too large for a tied head); LSTM weights and
+    /// same values): `embedding.weight` uniform(-0.1, 0.1) when tied to the head (PyTorch's
+    /// word language model example; `nn.Embedding`'s N(0, 1) is too large for a tied head),
+    /// otherwise uniform(-sqrt(3), sqrt(3)), `nn.Embedding`'s unit variance (a small untied
+    /// embedding starves the first layer: character models learn far slower); LSTM weights and
     /// biases uniform(-1/sqrt(H), 1/sqrt(H)) (`nn.LSTM`); Linear weights and biases
     /// uniform(-1/sqrt(in), 1/sqrt(in)) (`nn.Linear`); LayerNorm weight 1, bias 0.
     public func initialize(seed: UInt64) {
@@ -127,7 +129,7 @@ public final class ParameterStore<Scalar: NetworkScalar> {
             let p = values.baseAddress! + t.offset
             let bound: Float
             if t.name == "embedding.weight" {
-                bound = 0.1
+                bound = index["head.weight"] == nil ? 0.1 : Float(3).squareRoot()
             } else if t.name.hasPrefix("lstm") {
                 bound = 1 / Float(t.shape[0] / 4).squareRoot()
             } else if t.name.hasSuffix("norm.weight") {

@@ -96,7 +96,12 @@ public final class LanguageModelTrainer {
             guard !folder.exists else {
                 throw TrainingError.data("'\(folder.path)' already holds a run (resume it with --resume, or choose another folder)")
             }
-            if let initial = options.initialWeights { try Self.load(initial, into: model) }
+            if let initial = options.initialWeights {
+                try Self.load(initial, into: model)
+            } else {
+                try OutputPrior(tokens: corpus.train, vocabularySize: options.model.vocabularySize)
+                    .initializeBias(model.parameters)
+            }
             try folder.create()
             try folder.writeVocabulary(vocabulary)
             try folder.writeOptions(options)

@@ -86,6 +86,23 @@ import Testing
     #expect(a.values[norm.offset..<(norm.offset + norm.count)].allSatisfy { $0 == 1 })
 }
 
+/// An untied embedding starts at `nn.Embedding`'s unit variance; one tied to the output layer
+/// stays small, or the initial logits would be huge.
+@Test func embeddingScaleDependsOnTying() throws {
+    func embedding(tied: Bool) throws -> [Float] {
+        let store = try ParameterStore<Float>(config: ModelConfig(vocabularySize: 500, embeddingSize: 16,
+                                                                  layers: [.lstm(hidden: 16)], tieEmbeddings: tied))
+        store.initialize(seed: 3)
+        let t = try store.tensor("embedding.weight")
+        return Array(store.values[t.offset..<(t.offset + t.count)])
+    }
+    let untied = try embedding(tied: false), tied = try embedding(tied: true)
+    let variance = untied.reduce(0) { $0 + Double($1 * $1) } / Double(untied.count)
+    #expect(abs(variance - 1) < 0.05, "\(variance)")
+    #expect(untied.allSatisfy { abs($0) <= Float(3).squareRoot() })
+    #expect(tied.allSatisfy { abs($0) <= 0.1 } && tied.contains { abs($0) > 0.09 })
+}
+
 @Test func copyingValuesByNameKeepsTheLowestLayersOfADeeperModel() throws {
     let deep = try ParameterStore<Float>(config: ModelConfig(vocabularySize: 11, embeddingSize: 4,
                                                              layers: [.lstm(hidden: 4), .lstm(hidden: 6)]))
