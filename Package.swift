@@ -63,7 +63,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Helpers shared by the test targets (a seeded generator).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "TextTests", dependencies: ["Text", "DefaultVocabulary", "TestSupport", "CMallocCounter"]),
+        .testTarget(name: "TextTests", dependencies: ["Text", "DefaultVocabulary", "TestSupport"]),
         // Runs the built executables; depends on them so they are built first.
         .testTarget(name: "CLITests", dependencies: ["tokenize", "buildvocab", "trainlm", "generate", "evaluate", "classify"]),
         // Language-model training on the network: data, optimizer, schedule, evaluation, run

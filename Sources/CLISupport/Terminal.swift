@@ -48,33 +48,24 @@ public final class OutputBuffer: OutputSink {
         if buffer.count >= limit { flush() }
     }
 
-    /// Appends `bytes`, or writes them straight out (after what is buffered) when they
-    /// alone fill the buffer: a batch's output is written without being copied.
     public func write(_ bytes: [UInt8]) {
-        if bytes.count >= limit {
-            flush()
-            bytes.withUnsafeBytes(writeAll)
-            return
-        }
         buffer.append(contentsOf: bytes)
         if buffer.count >= limit { flush() }
     }
 
     public func flush() {
-        buffer.withUnsafeBytes(writeAll)
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    private func writeAll(_ raw: UnsafeRawBufferPointer) {
         var written = 0
-        while written < raw.count {
-            let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
-            if n <= 0 {
-                if errno == EINTR { continue }
-                return  // a closed pipe (e.g. `| head`): drop the rest quietly
+        buffer.withUnsafeBytes { raw in
+            while written < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n <= 0 {
+                    if errno == EINTR { continue }
+                    return  // a closed pipe (e.g. `| head`): drop the rest quietly
+                }
+                written += n
             }
-            written += n
         }
+        buffer.removeAll(keepingCapacity: true)
     }
 
     deinit { flush() }

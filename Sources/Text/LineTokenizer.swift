@@ -54,7 +54,7 @@ public struct LineTokenizer {
     public let allowSpecial: Bool
     public let threads: Int
     public private(set) var statistics = Statistics()
-    private let workers: [Worker]
+    private var encoders: [EncoderBox]
     private var segmenters: [WordSegmenter] = []
     /// What each token prints as, by format, computed once: formatting must not build a
     /// String per token.
@@ -65,13 +65,13 @@ public struct LineTokenizer {
         self.format = format
         self.allowSpecial = allowSpecial
         self.threads = max(1, threads)
-        workers = (0..<max(1, threads)).map { _ in Worker(Encoder(tokenizer)) }
+        encoders = (0..<max(1, threads)).map { _ in EncoderBox(Encoder(tokenizer)) }
         printed = PrintedTokens(tokenizer.vocabulary, format: format)
     }
 
-    /// Processes everything `reader` delivers. `output` receives the output in order; its
-    /// `flush` is called after each batch when `interactive` (a pipe or terminal), so
-    /// answers are not held back; `progress` receives the bytes read so far.
+    /// Processes everything `reader` delivers. `write` receives output in order; `flush`
+    /// is called after each batch when `interactive` (a pipe or terminal), so answers are
+    /// not held back; `progress` receives the bytes read so far.
     public mutating func run(reader: LineReader, output: OutputSink, interactive: Bool = false,
                              progress: (Int) -> Void = { _ in }) throws {
         var reader = reader
@@ -80,11 +80,9 @@ public struct LineTokenizer {
             statistics.wallSeconds += Date().timeIntervalSince(start)
             statistics.cpuSeconds += Self.processCPUSeconds() - startCPU
         }
-        // Batches as large as the reader's buffer (4 MiB): a file that fits is one batch. With
-        // 1 MiB batches the zh-news held-out text (1.1 MB) ended in a batch of 0.1 MB, which
-        // both threads were meant to share but one thread ran alone, before the other woke.
-        while let batch = try reader.nextBatch(targetBytes: 4 << 20, returnEarly: interactive) {
-            try process(batch, into: output)
+        while let batch = try reader.nextBatch(targetBytes: 1 << 20, returnEarly: interactive) {
+            let text = try process(batch)
+            output.write(text)
             if interactive { output.flush() }
             statistics.lines += batch.count
             statistics.repairedLines += batch.repairedLines
@@ -92,57 +90,58 @@ public struct LineTokenizer {
         }
     }
 
-    /// Encodes (or decodes) one batch, its lines split over the threads, and writes the
-    /// output to `output` in order: each thread's part as one array, which the thread
-    /// reuses for the next batch. Nothing of the batch is written when a line fails.
-    public mutating func process(_ batch: LineReader.Batch, into output: OutputSink) throws {
-        if format == .decode { return output.write(try decode(batch)) }
+    /// The output for one batch, its lines split over the threads.
+    public mutating func process(_ batch: LineReader.Batch) throws -> [UInt8] {
+        if format == .decode { return try decode(batch) }
         if format == .words && segmenters.isEmpty {
             segmenters = try (0..<threads).map { _ in try WordSegmenter() }
         }
         let parts = min(threads, max(1, batch.count / 64))
-        let normalizedBefore = workers.reduce(0) { $0 + $1.encoder.normalizedInputs }
+        let normalizedBefore = encoders.reduce(0) { $0 + $1.encoder.normalizedInputs }
         let segmenters = self.segmenters
+        var results = [Result<(out: [UInt8], chars: Int, tokens: Int), Error>](repeating: .success(([], 0, 0)), count: parts)
         let format = self.format, allowSpecial = self.allowSpecial, vocabulary = tokenizer.vocabulary
-        let printed = self.printed, workers = self.workers
-        parallelFor(parts) { part in
-            let worker = workers[part]
-            // The buffers move out of the box for the loop (and back, capacity kept).
-            var out: [UInt8] = [], encoding = Encoding(), chars = 0, tokens = 0
-            swap(&out, &worker.out)
-            swap(&encoding, &worker.encoding)
-            defer { (worker.out, worker.encoding, worker.chars, worker.tokens) = (out, encoding, chars, tokens) }
-            out.removeAll(keepingCapacity: true)
-            worker.failure = nil
-            do {
-                try batch.withBytes { all in
-                    for k in Self.share(of: batch, part: part, parts: parts) {
-                        try batch.checkLine(k)
-                        let line = UnsafeBufferPointer(rebasing: all[batch.lineStarts[k]..<batch.lineEnds[k]])
-                        chars += Self.countScalars(line)
-                        if format == .words {
-                            try Self.formatWords(line, segmenters[part], into: &out)
-                            continue
+        let printed = self.printed
+        encoders.withUnsafeMutableBufferPointer { encoders in
+            results.withUnsafeMutableBufferPointer { results in
+                let e = encoders.baseAddress!, r = results.baseAddress!
+                parallelFor(parts) { part in
+                    let lines = Self.share(of: batch, part: part, parts: parts)
+                    r[part] = Result {
+                        var out: [UInt8] = []
+                        var encoding = Encoding()
+                        var chars = 0, tokens = 0
+                        try batch.bytes.withUnsafeBufferPointer { all in
+                            for k in lines {
+                                try batch.checkLine(k)
+                                let line = UnsafeBufferPointer(rebasing: all[batch.lineStarts[k]..<batch.lineEnds[k]])
+                                encoding.removeAll()
+                                chars += Self.countScalars(line)
+                                if format == .words {
+                                    try Self.formatWords(line, segmenters[part], into: &out)
+                                    continue
+                                }
+                                try e[part].encoder.encode(line, allowSpecial: allowSpecial, validated: true, into: &encoding)
+                                tokens += encoding.count
+                                Self.format(encoding, line: batch.firstLine + k, format: format, vocabulary: vocabulary,
+                                            printed: printed, into: &out)
+                            }
                         }
-                        encoding.removeAll()
-                        try worker.encoder.encode(line, allowSpecial: allowSpecial, validated: true, into: &encoding)
-                        tokens += encoding.count
-                        Self.format(encoding, line: batch.firstLine + k, format: format, vocabulary: vocabulary,
-                                    printed: printed, into: &out)
+                        return (out, chars, tokens)
                     }
                 }
-            } catch {
-                worker.failure = error
             }
         }
-        for worker in workers.prefix(parts) {
-            if let failure = worker.failure { throw failure }
-            statistics.characters += worker.chars
-            statistics.tokens += worker.tokens
+        var out: [UInt8] = []
+        for result in results {
+            let part = try result.get()
+            out += part.out
+            statistics.characters += part.chars
+            statistics.tokens += part.tokens
         }
-        for worker in workers.prefix(parts) where !worker.out.isEmpty { output.write(worker.out) }
         statistics.bytes += batch.lineBytes
-        statistics.normalizedLines += workers.reduce(0) { $0 + $1.encoder.normalizedInputs } - normalizedBefore
+        statistics.normalizedLines += encoders.reduce(0) { $0 + $1.encoder.normalizedInputs } - normalizedBefore
+        return out
     }
 
     private static func formatWords(_ line: UnsafeBufferPointer<UInt8>, _ segmenter: WordSegmenter,
@@ -178,24 +177,22 @@ public struct LineTokenizer {
 
     private mutating func decode(_ batch: LineReader.Batch) throws -> [UInt8] {
         var out: [UInt8] = []
-        try batch.withBytes { all in
-            for k in 0..<batch.count {
-                let line = all[batch.lineStarts[k]..<batch.lineEnds[k]]
-                var ids: [Int32] = []
-                for field in line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-                    guard let id = Int32(String(decoding: field, as: Unicode.UTF8.self)) else {
-                        throw DecodeInputError(line: batch.firstLine + k, message: "'\(String(decoding: field.prefix(20), as: Unicode.UTF8.self))' is not a token id")
-                    }
-                    ids.append(id)
+        for k in 0..<batch.count {
+            let line = batch.line(k)
+            var ids: [Int32] = []
+            for field in line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                guard let id = Int32(String(decoding: field, as: Unicode.UTF8.self)) else {
+                    throw DecodeInputError(line: batch.firstLine + k, message: "'\(String(decoding: field.prefix(20), as: Unicode.UTF8.self))' is not a token id")
                 }
-                do {
-                    out += try tokenizer.decode(ids)
-                } catch {
-                    throw DecodeInputError(line: batch.firstLine + k, message: "\(error)")
-                }
-                out.append(0x0A)
-                statistics.tokens += ids.count
+                ids.append(id)
             }
+            do {
+                out += try tokenizer.decode(ids)
+            } catch {
+                throw DecodeInputError(line: batch.firstLine + k, message: "\(error)")
+            }
+            out.append(0x0A)
+            statistics.tokens += ids.count
         }
         statistics.bytes += batch.lineBytes
         return out
@@ -212,7 +209,7 @@ public struct LineTokenizer {
             }
             return lo
         }
-        let total = batch.byteCount
+        let total = batch.bytes.count
         let start = part == 0 ? 0 : firstLine(atByte: total * part / parts)
         let end = part == parts - 1 ? batch.count : firstLine(atByte: total * (part + 1) / parts)
         return start..<max(start, end)
@@ -246,21 +243,12 @@ private struct PrintedTokens {
     }
 }
 
-/// One thread's encoder and the buffers it encodes into and prints to, in a heap object of
-/// its own, padded to two cache lines: encoders kept inline in one array share cache lines,
-/// and every piece writes to its encoder, so two threads would keep stealing the line from
-/// each other (measured: a third of the second core's time lost). The buffers live as long
-/// as the job, so a batch allocates nothing once they have grown.
-private final class Worker {
+/// One thread's encoder in a heap object of its own, padded to two cache lines: encoders
+/// kept inline in one array share cache lines, and every piece writes to its encoder, so
+/// two threads would keep stealing the line from each other (measured: a third of the
+/// second core's time lost).
+private final class EncoderBox {
     var encoder: Encoder
-    var encoding = Encoding()
-    var out: [UInt8] = []
-    /// What the last batch's share gave: characters, tokens, or the error that stopped it.
-    /// (Plain fields, not a `Result`: the first `Result<_, any Error>` a process makes costs
-    /// a runtime conformance search of 0.1 ms, on the serial path.)
-    var chars = 0
-    var tokens = 0
-    var failure: (any Error)?
     private let padding: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64,
                           Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     init(_ encoder: Encoder) { self.encoder = encoder }

@@ -100,7 +100,7 @@ struct BuildVocab: ParsableCommand {
             var reader = LineReader(fileDescriptor: fd, options: readerOptions)
             do {
                 while let batch = try reader.nextBatch(targetBytes: 1 << 20) {
-                    try batch.withBytes { try trainer.addStreamChunk($0) }
+                    try batch.bytes.withUnsafeBufferPointer { try trainer.addStreamChunk($0) }
                     progress.update(done + reader.bytesRead)
                 }
                 try trainer.finishStream()  // each file is a text of its own

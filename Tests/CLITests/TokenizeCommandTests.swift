@@ -169,7 +169,7 @@ import Testing
 }
 
 @Suite struct StreamingMemoryTests {
-    /// A 64 MB file goes through in batches of up to 4 MB: the process never holds the whole input.
+    /// A 64 MB file goes through in 1 MB batches: the process never holds the whole input.
     @Test func largeInputsStreamInBoundedMemory() throws {
         let folder = try CommandRunner.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

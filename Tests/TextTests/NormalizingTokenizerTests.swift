@@ -40,8 +40,13 @@ import Testing
 
     @Test func statisticsCountTheLinesNormalizationChanged() throws {
         var job = LineTokenizer(tokenizer: try Tokenizer(vocabulary: vocabulary("nfkc")), format: .ids, threads: 2)
-        let batch = LineReader.Batch(lines: ["plain ascii", "ＦＵＬＬ", "中文，", "already NFKC"].map { Array($0.utf8) })
-        try job.process(batch, into: CollectedOutput())
+        var batch = LineReader.Batch()
+        for line in ["plain ascii", "ＦＵＬＬ", "中文，", "already NFKC"] {
+            batch.lineStarts.append(batch.bytes.count)
+            batch.bytes += Array(line.utf8)
+            batch.lineEnds.append(batch.bytes.count)
+        }
+        _ = try job.process(batch)
         #expect(job.statistics.normalizedLines == 2)
     }
 }
