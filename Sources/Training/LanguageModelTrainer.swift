@@ -98,7 +98,7 @@ public final class LanguageModelTrainer {
             }
             if let initial = options.initialWeights {
                 try Self.load(initial, into: model)
-            } else {
+            } else if options.characterLevel {
                 try OutputPrior(tokens: corpus.train, vocabularySize: options.model.vocabularySize)
                     .initializeBias(model.parameters)
             }

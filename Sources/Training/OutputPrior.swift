@@ -1,8 +1,15 @@
 import Foundation
 import Network
 
-/// The log unigram distribution of the training targets, which a new run's `head.bias`
-/// starts from, so the model predicts the token frequencies from the first step.
+/// The log unigram distribution of the training targets, which a new character-level run's
+/// `head.bias` starts from, so the model predicts the character frequencies from the first
+/// step.
+///
+/// Character-level only, as measured: the default subword run (`trainlm --epochs 10`, 8,000
+/// ids, 110k training tokens) ended at 6.51 nats/token from the prior against 6.40 from a
+/// uniform bias. There many ids absent from the small training text do occur in held-out
+/// text, and the prior starts them near -14; a character vocabulary's absent ids are mostly
+/// bytes that held-out text rarely needs.
 ///
 /// Why it matters. Adam moves each parameter by about the learning rate per step, however
 /// small its gradient, so from a uniform start the logits of frequent tokens climb, and those

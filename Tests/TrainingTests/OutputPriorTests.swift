@@ -16,10 +16,11 @@ import Testing
         #expect(OutputPrior(tokens: [0, 7, -1], vocabularySize: 2).logPrior.count == 2)
     }
 
-    @Test func aNewRunStartsFromThePriorAndAFineTuneFromItsWeights() throws {
+    @Test func aNewCharacterRunStartsFromThePriorAndAFineTuneFromItsWeights() throws {
         let vocabulary = try Fixture.vocabulary()
         let path = try Fixture.file(copies: 2)
         var options = Fixture.options(path, vocabulary: vocabulary)
+        options.characterLevel = true
         options.maxSteps = 1
         let folder = Fixture.folder()
         let trainer = try Fixture.trainer(options, vocabulary, folder: folder)
@@ -40,5 +41,13 @@ import Testing
         let fineTune = try Fixture.trainer(options, vocabulary, folder: Fixture.folder())
         let loaded = Array(fineTune.model.parameters.values[bias.offset..<(bias.offset + bias.count)])
         #expect(loaded == trained)
+
+        // A subword run starts from the initializer's uniform bias.
+        options.characterLevel = false
+        options.initialWeights = nil
+        let subword = try Fixture.trainer(options, vocabulary, folder: Fixture.folder())
+        let uniform = Array(subword.model.parameters.values[bias.offset..<(bias.offset + bias.count)])
+        #expect(uniform.allSatisfy { abs($0) <= 1 })
+        #expect(uniform != expected)
     }
 }
