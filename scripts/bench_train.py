@@ -1,10 +1,11 @@
 """Driver for scripts/bench-train (run it through that script, which sets up the venv and builds
 ours).
 
-    bench_train.py [--budget S] [--only DATASET] [--threads N] [--skip-ours] [--allow-contended]
+    bench_train.py [--budget S] [--only DATASET] [--systems LIST] [--threads N] [--skip-ours]
+                   [--allow-contended]
                    [--trainlm PATH --evaluate PATH] [--ours-error TEXT]
                                      train every system on every dataset, print the tables
-    bench_train.py torch lstm|gpt TRAIN VALID BUDGET THREADS
+    bench_train.py torch lstm|gpt|gpt-budget TRAIN VALID BUDGET THREADS
                                      one PyTorch training + evaluation (internal)
 
 Language-model quality at a fixed wall-clock training budget, character level. Each dataset is
@@ -52,6 +53,8 @@ OURS_ARGS = []
 OURS_BPE_ARGS = []
 # ours - PyTorch LSTM on the stream protocol, nats per character, for ours to meet.
 TARGETS = {"shakespeare": -0.06, "zh-news": -1.0}
+SPEED_TARGET = 1.5  # ours / PyTorch LSTM, training characters per second
+SYSTEMS = ["lstm", "gpt", "gpt-budget", "ours", "ours-bpe"]
 
 LSTM = dict(embedding=128, hidden=256, layers=2, batch=32, seq=64, lr=2e-3, min_lr=2e-4, clip=1.0)
 # nanoGPT's config/train_shakespeare_char.py with its own CPU overrides (block 64, batch 12,
@@ -219,22 +222,31 @@ def torch_train(kind, train_path, valid_path, budget, threads):
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ], lr=c["lr"], betas=c["betas"])
 
-        def get_lr(it):  # nanoGPT's train.py
+        whole_budget = kind == "gpt-budget"
+
+        def get_lr(it, elapsed):  # nanoGPT's train.py
             if it < c["warmup"]:
                 return c["lr"] * (it + 1) / (c["warmup"] + 1)
-            if it > c["lr_decay_iters"]:
+            if whole_budget:  # the decay spans the budget's time after the warm-up
+                warmed = warm_seconds if warm_seconds is not None else elapsed
+                ratio = min(1.0, (elapsed - warmed) / max(1e-9, budget - warmed))
+            elif it > c["lr_decay_iters"]:
                 return c["min_lr"]
-            ratio = (it - c["warmup"]) / (c["lr_decay_iters"] - c["warmup"])
+            else:
+                ratio = (it - c["warmup"]) / (c["lr_decay_iters"] - c["warmup"])
             return c["min_lr"] + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (c["lr"] - c["min_lr"])
 
-        steps, stop = 0, "max_iters"
+        steps, stop, warm_seconds = 0, "max_iters", None
         start = time.perf_counter()
-        while steps < c["max_iters"]:
-            if time.perf_counter() - start >= budget:
+        while whole_budget or steps < c["max_iters"]:
+            elapsed = time.perf_counter() - start
+            if elapsed >= budget:
                 stop = "budget"
                 break
+            if steps == c["warmup"]:
+                warm_seconds = elapsed
             for group in opt.param_groups:
-                group["lr"] = get_lr(steps)
+                group["lr"] = get_lr(steps, elapsed)
             # nanoGPT's get_batch: batch random windows.
             ix = torch.randint(len(train) - c["block"], (c["batch"],))
             x = torch.stack([train[i:i + c["block"]] for i in ix])
@@ -272,7 +284,7 @@ def torch_train(kind, train_path, valid_path, budget, threads):
             ix = starts[j:j + per_batch]
             x = torch.stack([valid[i:i + LENGTH] for i in ix])
             y = torch.stack([valid[i + 1:i + 1 + LENGTH] for i in ix])
-            logits = model(x) if kind == "gpt" else model(x.t())[0].transpose(0, 1)
+            logits = model(x) if kind != "lstm" else model(x.t())[0].transpose(0, 1)
             n, k = summed_nats(logits, y)
             nats, count = nats + n, count + k
         window = dict(nats_per_char=nats / count, characters=count)
@@ -456,11 +468,17 @@ class Run:
             f"alphabet {d['alphabet']:,}")
         torch_cmd = [sys.executable, __file__, "torch"]
         rest = [d["train"], d["valid"], f"{self.args.budget:g}", self.args.threads]
-        self.train(d, "lstm", "PyTorch LSTM", torch_cmd + ["lstm"] + rest)
-        self.train(d, "gpt", "nanoGPT (PyTorch)", torch_cmd + ["gpt"] + rest)
+        wanted = self.args.systems
+        if "lstm" in wanted:
+            self.train(d, "lstm", "PyTorch LSTM", torch_cmd + ["lstm"] + rest)
+        if "gpt" in wanted:
+            self.train(d, "gpt", "nanoGPT (PyTorch)", torch_cmd + ["gpt"] + rest)
+        if "gpt-budget" in wanted:
+            self.train(d, "gpt-budget", "nanoGPT, whole budget", torch_cmd + ["gpt-budget"] + rest)
         if not self.args.skip_ours:
-            self.ours(d, "ours", "ours (char)", True, OURS_ARGS)
-            if name == "zh-news":
+            if "ours" in wanted:
+                self.ours(d, "ours", "ours (char)", True, OURS_ARGS)
+            if name == "zh-news" and "ours-bpe" in wanted:
                 self.ours(d, "ours-bpe", "ours (BPE, default)", False, OURS_BPE_ARGS)
 
     def report(self):
@@ -477,7 +495,8 @@ class Run:
               f"{GPT['block']}, batch {GPT['batch']}, dropout {GPT['dropout']:g}; AdamW {GPT['lr']:g} "
               f"betas {GPT['betas']}, wd {GPT['weight_decay']:g}, {GPT['warmup']} warm-up steps, "
               f"cosine to {GPT['min_lr']:g} at step {GPT['lr_decay_iters']}, clip {GPT['clip']:g}; "
-              f"stops at {GPT['max_iters']} steps or the budget")
+              f"stops at {GPT['max_iters']} steps or the budget; \"whole budget\": the same, but "
+              f"trained for the whole budget with the cosine spanning the time after the warm-up")
         print(f"ours: trainlm --char --seed {SEED} {' '.join(OURS_ARGS) or '(default model)'}; "
               f"zh-news BPE row: trainlm {' '.join(OURS_BPE_ARGS) or '(default model)'}")
         print(f"stream: {STREAMS} contiguous streams, chunks of {LENGTH}, state carried (n/a for the "
@@ -533,7 +552,7 @@ def report_dataset(name, d):
         stream, window = per_char(s, "stream"), per_char(s, "window")
         notes = [f"{p} evaluation failed: {' '.join(s[p]['error'].split())[:200].replace('|', '/')}"
                  for p in ("stream", "window") if "error" in (s.get(p) or {})]
-        if key == "gpt":
+        if key in ("gpt", "gpt-budget"):
             notes.append(f"the budget ran out at step {s['steps']:,}" if s["stop"] == "budget"
                          else f"its {GPT['max_iters']:,}-step recipe done in {s['train_seconds']:.0f} s")
         if key.startswith("ours"):
@@ -568,6 +587,19 @@ def report_dataset(name, d):
         diff = per_char(s, "stream") - per_char(lstm, "stream")
         print(f"\n{s['label']} − PyTorch LSTM on stream: {diff:+.3f} nats/char, target ≤ {target:+.2f}: "
               f"{'met' if diff <= target else 'missed'}")
+        if key != "ours":
+            continue
+        peers = [(p, protocol, per_char(systems[p], protocol)) for p in ("lstm", "gpt", "gpt-budget")
+                 if p in systems and "error" not in systems[p] for protocol in ("stream", "window")]
+        beaten = [(p, protocol) for p, protocol, v in peers
+                  if v is not None and per_char(s, protocol) is not None and per_char(s, protocol) < v]
+        scored = [(p, protocol) for p, protocol, v in peers if v is not None]
+        print(f"{s['label']} below the PyTorch models on {len(beaten)} of their {len(scored)} "
+              f"scored protocol rows: {'met' if beaten == scored else 'missed'}")
+        speed, lstm_speed = s.get("train_chars_per_second"), lstm.get("train_chars_per_second")
+        if speed and lstm_speed:
+            print(f"{s['label']} training chars/s / PyTorch LSTM's: {speed / lstm_speed:.2f}, "
+                  f"target ≥ {SPEED_TARGET:g}: {'met' if speed / lstm_speed >= SPEED_TARGET else 'missed'}")
 
 
 def log(message):
@@ -580,6 +612,8 @@ def main():
     parser.add_argument("--budget", type=float, default=600, help="seconds of training per system")
     parser.add_argument("--only", choices=DATASETS)
     parser.add_argument("--skip-ours", action="store_true")
+    parser.add_argument("--systems", default=",".join(SYSTEMS),
+                        help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--allow-contended", action="store_true",
                         help="continue when other processes load the machine (rows flagged)")
@@ -589,6 +623,9 @@ def main():
     args = parser.parse_args()
     if args.budget <= 0 or args.threads < 1:
         parser.error("--budget and --threads must be positive")
+    args.systems = args.systems.split(",")
+    if unknown := set(args.systems) - set(SYSTEMS):
+        parser.error(f"--systems: unknown {', '.join(sorted(unknown))}; known: {', '.join(SYSTEMS)}")
     os.chdir(ROOT)
     names = [args.only] if args.only else DATASETS
     run = Run(args)

@@ -128,7 +128,9 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
     /// The class-weighted mean cross-entropy of the last forward's logits against `labels` (B)
     /// with weights `classWeights` (K); writes the gradient the backward starts from. Computed
     /// in Double whatever the scalar: K is small and the loss is summed once per batch.
-    public func loss(labels: [Int], classWeights: [Double]) -> Double {
+    /// `exampleWeights` (B) scale each row's term but not the normalizer (the sum of the rows'
+    /// class weights), so a batch of down-weighted examples moves the weights less.
+    public func loss(labels: [Int], classWeights: [Double], exampleWeights: [Double]? = nil) -> Double {
         let b = shape.batch, k = classes
         let logits = logitRows!, d = dlogits!
         var total = 0.0, weightSum = 0.0
@@ -141,7 +143,7 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
             var sum = 0.0
             for j in 0..<k { sum += exp(Double(z[j]) - top) }
             let logSum = top + log(sum)
-            let y = labels[row], w = classWeights[y]
+            let y = labels[row], w = classWeights[y] * (exampleWeights?[row] ?? 1)
             total += w * (logSum - Double(z[y]))
             for j in 0..<k {
                 let p = exp(Double(z[j]) - logSum)

@@ -14,6 +14,9 @@ import Training
 /// them to the folder, logs every validation to `metrics.jsonl`, and stops after `patience`
 /// validations without improvement.
 ///
+/// With `clauseWeight` above 0, every epoch also trains on each clause (`Clauses`) of every
+/// training text of two or more, labelled as its text, its loss scaled by that weight.
+///
 /// Batches hold texts of similar length (sorted within shuffled pools of 50 batches), so
 /// padding costs little. A non-finite loss or gradient skips the step and halves the rate;
 /// ten in a row stop the run. Repeatable: the same data, options and thread count give the
@@ -41,7 +44,7 @@ public final class ClassifierTrainer {
 
     public enum Outcome: String, Sendable { case finished, earlyStopped = "early-stopped", interrupted }
 
-    private let train: [Encoded]
+    private let train: [Sample]
     private let validation: [Encoded]
     private let groups: [Group]
     private let headOptimizer: AdamW
@@ -51,6 +54,13 @@ public final class ClassifierTrainer {
     struct Encoded {
         let ids: [Int32]
         let label: Int
+    }
+
+    /// One text of a batch: a training text (weight 1) or a clause of one.
+    struct Sample {
+        let ids: [Int32]
+        let label: Int
+        let weight: Double
     }
 
     /// A parameter group of the encoder: its slice of the parameter buffer and its optimizer.
@@ -76,17 +86,29 @@ public final class ClassifierTrainer {
                 return Encoded(ids: try classifier.tokens(example.text), label: label)
             }
         }
-        self.train = try encode(train, "training")
+        let texts = try encode(train, "training")
+        var samples = texts.map { Sample(ids: $0.ids, label: $0.label, weight: 1) }
+        if options.clauseWeight > 0 {
+            for (example, text) in zip(texts, train) {
+                let clauses = Clauses.split(text.text)
+                guard clauses.count > 1 else { continue }
+                for clause in clauses {
+                    samples.append(Sample(ids: try classifier.tokens(String(clause)), label: example.label,
+                                          weight: Double(options.clauseWeight)))
+                }
+            }
+        }
+        self.train = samples
         self.validation = try encode(validation, "validation")
         guard !self.train.isEmpty, !self.validation.isEmpty else {
             throw ClassificationError.data("training and validation data must both hold examples")
         }
         var counts = [Int](repeating: 0, count: classifier.labels.count)
-        for example in self.train { counts[example.label] += 1 }
+        for example in texts { counts[example.label] += 1 }
         if let missing = counts.firstIndex(of: 0) {
             throw ClassificationError.data("the training data has no example of '\(classifier.labels[missing])'")
         }
-        let n = Double(self.train.count), k = Double(counts.count)
+        let n = Double(texts.count), k = Double(counts.count)
         classWeights = options.balanceClasses ? counts.map { n / (k * Double($0)) } : counts.map { _ in 1 }
         stepsPerEpoch = (self.train.count + options.batch - 1) / options.batch
         totalSteps = stepsPerEpoch * options.epochs
@@ -141,8 +163,9 @@ public final class ClassifierTrainer {
                 model.training = true
                 model.parameters.zeroGradients()
                 head.gradients.update(repeating: 0)
-                _ = try classifier.forward(batch.map { train[$0].ids })
-                let loss = head.loss(labels: batch.map { train[$0].label }, classWeights: classWeights)
+                _ = try classifier.forward(batch.map(\.ids))
+                let loss = head.loss(labels: batch.map(\.label), classWeights: classWeights,
+                                     exampleWeights: batch.map(\.weight))
                 let dfeatures = head.backward()
                 if lowest < model.groupCount {
                     try model.backward(featureGradient: dfeatures, lowestGroup: lowest)
@@ -246,18 +269,19 @@ public final class ClassifierTrainer {
                                 maxNorm: options.clip)
     }
 
-    /// One epoch's batches: the texts shuffled, sorted by length within pools of 50 batches,
-    /// cut into batches, and the batches shuffled.
-    private func batches() -> [[Int]] {
-        var order = Array(train.indices)
+    /// One epoch's batches: the texts and clauses shuffled, sorted by length within pools of 50
+    /// batches, cut into batches, and the batches shuffled.
+    private func batches() -> [[Sample]] {
+        let samples = train
+        var order = Array(samples.indices)
         shuffle(&order)
         let pool = options.batch * 50
-        var result: [[Int]] = []
+        var result: [[Sample]] = []
         var start = 0
         while start < order.count {
             let sorted = order[start..<min(order.count, start + pool)].sorted {
-                (train[$0].ids.count, $0) < (train[$1].ids.count, $1)
-            }
+                (samples[$0].ids.count, $0) < (samples[$1].ids.count, $1)
+            }.map { samples[$0] }
             var s = 0
             while s < sorted.count {
                 result.append(Array(sorted[s..<min(sorted.count, s + options.batch)]))

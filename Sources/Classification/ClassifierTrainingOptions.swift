@@ -23,6 +23,9 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
     public var patience = 3
     /// Also validate every this many steps (always at the end of an epoch).
     public var evaluateEvery: Int?
+    /// Each epoch also trains on every clause of each text of two or more, labelled as its
+    /// text, its loss scaled by this (0: whole texts only); see `Clauses`.
+    public var clauseWeight: Float = 0.2
     public var seed: UInt64 = 1
 
     public init() {}
@@ -31,7 +34,7 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
         case epochs, batch, learningRate = "learning_rate", layerFactor = "layer_factor"
         case unfreezeEpochs = "unfreeze_epochs", warmupFraction = "warmup_fraction"
         case weightDecay = "weight_decay", clip, balanceClasses = "balance_classes", patience
-        case evaluateEvery = "evaluate_every", seed
+        case evaluateEvery = "evaluate_every", clauseWeight = "clause_weight", seed
     }
 
     /// Throws `ClassificationError.data` naming the first setting out of range.
@@ -44,6 +47,7 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
         guard unfreezeEpochs >= 0 else { throw fail("--unfreeze-epochs must be at least 0") }
         guard warmupFraction >= 0, warmupFraction < 1 else { throw fail("the warm-up share must be in [0, 1)") }
         guard weightDecay >= 0, clip >= 0 else { throw fail("weight decay and clip must be at least 0") }
+        guard clauseWeight >= 0, clauseWeight.isFinite else { throw fail("--clause-weight must be at least 0") }
         guard patience >= 1 else { throw fail("--patience must be at least 1") }
         if let evaluateEvery, evaluateEvery < 1 { throw fail("--eval-every must be at least 1") }
     }

@@ -26,6 +26,11 @@ struct Train: ParsableCommand {
             (--ngram-buckets rows; 0 turns it off): the bag of phrases that fastText and \
             TF-IDF models read, trained together with the encoder.
 
+            Labels usually belong to whole texts, and short texts often lean to one class; \
+            every epoch therefore also trains on the clauses (cut at , . ; ! ? and their \
+            full-width forms) of each text that has two or more, labelled as its text, at \
+            --clause-weight.
+
             Every epoch the validation data (--valid FILE, or --valid-fraction of the training \
             lines, split by a hash of the text) is scored; the weights of the best macro F1 are \
             kept in --out (classifier.json, vocab.vocab, model.safetensors) with a log of every \
@@ -88,6 +93,8 @@ struct Train: ParsableCommand {
     var patience = 3
     @Option(help: "Also validate every N steps.")
     var evalEvery: Int?
+    @Option(help: "Each epoch also trains on every clause of each text that has two or more, labelled as its text, at this loss weight (0: whole texts only).")
+    var clauseWeight: Float = 0.2
     @Option(help: "Random seed (initialization, dropout, batches).")
     var seed: UInt64 = 1
     @Option(help: "Threads (default: all cores).")
@@ -153,6 +160,7 @@ struct Train: ParsableCommand {
             options.balanceClasses = classWeights == "balanced"
             options.patience = patience
             options.evaluateEvery = evalEvery
+            options.clauseWeight = clauseWeight
             options.seed = seed
             let trainer = try ClassifierTrainer(classifier: classifier, train: trainSet, validation: validSet,
                                                 options: options, folder: folder, pretrained: lm != nil)

@@ -85,6 +85,23 @@ func learnsASeparableSetPerfectlyAndRepeatably(ngramBuckets: Int) throws {
     }
 }
 
+@Test func everyEpochAlsoTrainsOnTheClausesOfEachLongerText() throws {
+    // 14 of the 16 texts have two clauses: 4 x 16 texts + 4 x 14 x 2 clauses = 176 samples,
+    // 22 batches of 8; with the weight at 0, 64 texts in 8 batches.
+    func steps(clauseWeight: Float) throws -> Int {
+        var options = Sentiment.options()
+        options.clauseWeight = clauseWeight
+        return try ClassifierTrainer(classifier: try Sentiment.classifier(), train: Sentiment.examples(repeats: 4),
+                                     validation: Sentiment.examples(repeats: 1), options: options,
+                                     folder: ClassifierFolder(path: try temporaryFolder()), pretrained: false).stepsPerEpoch
+    }
+    #expect(try steps(clauseWeight: 0.2) == 22)
+    #expect(try steps(clauseWeight: 0) == 8)
+    var options = Sentiment.options()
+    options.clauseWeight = -1
+    #expect(throws: ClassificationError.self) { try options.validate() }
+}
+
 @Test func batchingDoesNotChangeProbabilities() throws {
     let classifier = try Sentiment.classifier()
     let texts = try (Sentiment.positive + Sentiment.negative).map { try classifier.tokens($0) }

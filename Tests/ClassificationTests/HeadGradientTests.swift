@@ -44,10 +44,10 @@ func headGradientsMatchCentralDifferences(ngramBuckets: Int) throws {
     // Rows repeat within a text (bucket 3 twice) and across texts; one text has none.
     let ngrams: [[Int32]] = ngramBuckets == 0 ? [] : [[0, 3, 3, 6], [1], [], [3, 5, 2]]
     var features = values(t * b * c, seed: 4)
-    let labels = [2, 0, 1, 2], weights = [0.5, 2.0, 1.25]
+    let labels = [2, 0, 1, 2], weights = [0.5, 2.0, 1.25], exampleWeights = [1, 0.3, 2, 0.5]
     func loss() -> Double {
         features.withUnsafeBufferPointer { _ = head.forward($0.baseAddress!, lengths: lengths, steps: t, ngrams: ngrams) }
-        return head.loss(labels: labels, classWeights: weights)
+        return head.loss(labels: labels, classWeights: weights, exampleWeights: exampleWeights)
     }
     _ = loss()
     head.gradients.update(repeating: 0)
@@ -127,4 +127,22 @@ func headGradientsMatchCentralDifferences(ngramBuckets: Int) throws {
     model.training = false
     let again = Array(UnsafeBufferPointer(start: try model.forwardFeatures(tokens: tokens, batch: 3, steps: 11), count: 3 * 11 * 9))
     #expect(again == plain)
+}
+
+@Test func exampleWeightsScaleTheirRowsButNotTheNormalizer() {
+    let (t, c, k) = (2, 3, 2)
+    let lengths = [2, 2, 1]
+    let head = ClassifierHead<Double>(width: c, classes: k)
+    head.initialize(seed: 2)
+    let features = values(t * lengths.count * c, seed: 8)
+    let labels = [1, 0, 1], classWeights = [1.0, 3.0]
+    func loss(_ exampleWeights: [Double]?) -> Double {
+        features.withUnsafeBufferPointer { _ = head.forward($0.baseAddress!, lengths: lengths, steps: t) }
+        return head.loss(labels: labels, classWeights: classWeights, exampleWeights: exampleWeights)
+    }
+    // Row r alone (the others weighted 0) gives its term over the batch's class-weight sum.
+    let rows = (0..<3).map { r in loss((0..<3).map { $0 == r ? 1 : 0 }) }
+    #expect(abs(loss(nil) - rows.reduce(0, +)) < 1e-12)
+    #expect(abs(loss([1, 1, 1]) - loss(nil)) < 1e-12)
+    #expect(abs(loss([0.5, 2, 0.25]) - (0.5 * rows[0] + 2 * rows[1] + 0.25 * rows[2])) < 1e-12)
 }
