@@ -19,6 +19,8 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
     public var ngramBuckets = 0
     /// The longest token n-gram the table sees.
     public var ngramOrder = 3
+    /// The longest character n-gram of Han text the table sees (0: none).
+    public var hanNgramOrder = 0
     public static let ngramBucketRange = 0...(1 << 26)
     public static let ngramOrderRange = 1...8
 
@@ -31,15 +33,19 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         if let ngrams {
             ngramBuckets = ngrams.buckets
             ngramOrder = ngrams.order
+            hanNgramOrder = ngrams.hanOrder
         }
     }
 
     /// The n-grams the head reads, if it has a table.
-    public var ngrams: TokenNgrams? { TokenNgrams.table(buckets: ngramBuckets, order: ngramOrder) }
+    public var ngrams: TokenNgrams? {
+        TokenNgrams.table(buckets: ngramBuckets, order: ngramOrder, hanOrder: hanNgramOrder)
+    }
 
     enum CodingKeys: String, CodingKey {
         case labels, model, maxTokens = "max_tokens", languageModel = "language_model"
         case simplifyLinks = "simplify_links", ngramBuckets = "ngram_buckets", ngramOrder = "ngram_order"
+        case hanNgramOrder = "han_ngram_order"
     }
 
     /// Files written before a field existed read as its old behaviour.
@@ -52,6 +58,7 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         simplifyLinks = try c.decodeIfPresent(Bool.self, forKey: .simplifyLinks) ?? true
         ngramBuckets = try c.decodeIfPresent(Int.self, forKey: .ngramBuckets) ?? 0
         ngramOrder = try c.decodeIfPresent(Int.self, forKey: .ngramOrder) ?? 3
+        hanNgramOrder = try c.decodeIfPresent(Int.self, forKey: .hanNgramOrder) ?? 0
     }
 
     /// Refuses settings no classifier can have.
@@ -64,6 +71,9 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         }
         guard Self.ngramOrderRange.contains(ngramOrder) else {
             throw ClassificationError.data("the n-gram order must be in \(Self.ngramOrderRange), got \(ngramOrder)")
+        }
+        guard hanNgramOrder == 0 || Self.ngramOrderRange.contains(hanNgramOrder) else {
+            throw ClassificationError.data("the Han n-gram order must be 0 or in \(Self.ngramOrderRange), got \(hanNgramOrder)")
         }
     }
 }
@@ -139,12 +149,13 @@ public final class Classifier {
         let k = labels.count
         // Each worker touches only its own model, head copy and result rows.
         let workers = UncheckedSendable(value: self.workers)
-        let ngrams = spec.ngrams
+        let ngrams = spec.ngrams, pieces = tokenizer.vocabulary.tokens
         DispatchQueue.concurrentPerform(iterations: workers.value.count) { w in
             let (model, head) = workers.value[w]
             for batch in stride(from: w, to: batches.count, by: workers.value.count).map({ batches[$0] }) {
                 do {
-                    let logits = try Self.forward(batch.map { sequences[$0] }, model: model, head: head, ngrams: ngrams)
+                    let logits = try Self.forward(batch.map { sequences[$0] }, model: model, head: head, ngrams: ngrams,
+                                                  pieces: pieces)
                     for (row, index) in batch.enumerated() {
                         results.set(index, Self.softmax(Array(logits[(row * k)..<((row + 1) * k)])[...]))
                     }
@@ -168,9 +179,12 @@ public final class Classifier {
                 return (copy, ClassifierHead(width: head.width, classes: head.classes, ngramBuckets: head.ngramBuckets))
             }
         }
-        for (copy, headCopy) in workers {
+        // Each worker builds its own gate table (a (V, H) by (H, 4H) product) on its own core.
+        let workers = UncheckedSendable(value: self.workers), values = UncheckedSendable(value: head.values)
+        DispatchQueue.concurrentPerform(iterations: workers.value.count) { w in
+            let (copy, headCopy) = workers.value[w]
             copy.prepareForInference()
-            _ = headCopy.values.update(fromContentsOf: head.values)
+            _ = headCopy.values.update(fromContentsOf: values.value)
         }
         workersReady = true
     }
@@ -178,19 +192,19 @@ public final class Classifier {
     /// Encoder and head on one training batch: the logits (B, K), valid until the next forward.
     func forward(_ batch: [[Int32]]) throws -> UnsafeBufferPointer<Float> {
         workersReady = false  // the weights are about to change
-        return try Self.forward(batch, model: model, head: head, ngrams: spec.ngrams)
+        return try Self.forward(batch, model: model, head: head, ngrams: spec.ngrams, pieces: tokenizer.vocabulary.tokens)
     }
 
     /// Pads every sequence to `paddedLength` of the longest.
     private static func forward(_ batch: [[Int32]], model: Model<Float>, head: ClassifierHead<Float>,
-                                ngrams: TokenNgrams?) throws -> UnsafeBufferPointer<Float> {
+                                ngrams: TokenNgrams?, pieces: [[UInt8]]) throws -> UnsafeBufferPointer<Float> {
         let lengths = batch.map { max(1, $0.count) }
         let steps = paddedLength(lengths.max()!)
         var ids = [Int32](repeating: 0, count: batch.count * steps)
         for (b, sequence) in batch.enumerated() {
             for (t, id) in sequence.enumerated() { ids[b * steps + t] = id }
         }
-        let rows = ngrams.map { ngrams in batch.map(ngrams.rows(of:)) } ?? []
+        let rows = ngrams.map { ngrams in batch.map { ngrams.rows(of: $0, pieces: pieces) } } ?? []
         let features = try model.forwardFeatures(tokens: ids, batch: batch.count, steps: steps)
         return head.forward(features, lengths: lengths, steps: steps, ngrams: rows)
     }

@@ -22,9 +22,10 @@ struct Train: ParsableCommand {
             --hidden, --layers) trains from scratch over the bundled vocabulary (or --vocab).
 
             The head pools the encoder's output (last state, mean, max) into a linear layer and \
-            adds a linear model over the text's hashed token 1- to --ngram-order-grams \
-            (--ngram-buckets rows; 0 turns it off): the bag of phrases that fastText and \
-            TF-IDF models read, trained together with the encoder.
+            adds a linear model over the text's hashed token 1- to --ngram-order-grams and \
+            its Han character 1- to --han-ngram-order-grams (--ngram-buckets rows; 0 turns it \
+            off): the bag of phrases that fastText and TF-IDF models read, trained together \
+            with the encoder.
 
             Labels usually belong to whole texts, and short texts often lean to one class; \
             every epoch therefore also trains on the clauses (cut at , . ; ! ? and their \
@@ -72,6 +73,8 @@ struct Train: ParsableCommand {
     var ngramBuckets = 1 << 20
     @Option(help: "The longest token n-gram the table sees.")
     var ngramOrder = 3
+    @Option(help: "The longest character n-gram of Han text the table also sees (0: none).")
+    var hanNgramOrder = 3
 
     @Option(help: "Passes over the training data.")
     var epochs = 6
@@ -126,6 +129,9 @@ struct Train: ParsableCommand {
         }
         if !ClassifierSpec.ngramOrderRange.contains(ngramOrder) {
             throw ValidationError("--ngram-order must be in \(ClassifierSpec.ngramOrderRange)")
+        }
+        if hanNgramOrder != 0 && !ClassifierSpec.ngramOrderRange.contains(hanNgramOrder) {
+            throw ValidationError("--han-ngram-order must be 0 or in \(ClassifierSpec.ngramOrderRange)")
         }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -225,7 +231,7 @@ struct Train: ParsableCommand {
     }
 
     private var ngrams: TokenNgrams? {
-        TokenNgrams.table(buckets: ngramBuckets, order: ngramOrder)
+        TokenNgrams.table(buckets: ngramBuckets, order: ngramOrder, hanOrder: hanNgramOrder)
     }
 
     private func train(_ trainer: ClassifierTrainer, monitor: InterruptMonitor) throws -> ClassifierTrainer.Outcome {

@@ -28,7 +28,7 @@ enum Sentiment {
         let vocabulary = try vocabulary()
         let config = ModelConfig(vocabularySize: vocabulary.count, embeddingSize: 16, layers: [.lstm(hidden: 16)], dropout: 0.1)
         return try ClassifierSetup.fromScratch(config: config, vocabulary: vocabulary, labels: ["negative", "positive"],
-                                               maxTokens: 64, ngrams: TokenNgrams.table(buckets: ngramBuckets, order: 3),
+                                               maxTokens: 64, ngrams: TokenNgrams.table(buckets: ngramBuckets, order: 3, hanOrder: 2),
                                                seed: seed, threads: 1)
     }
 

@@ -31,3 +31,44 @@ import Testing
     let spec = try JSONDecoder().decode(ClassifierSpec.self, from: Data(old.utf8))
     #expect(spec.ngramBuckets == 0 && spec.ngrams == nil && spec.simplifyLinks)
 }
+
+@Test func hanRunsAddTheirCharacterNgrams() {
+    let ngrams = TokenNgrams(order: 1, buckets: 1 << 20, hanOrder: 2)
+    var rows: [Int32] = []
+    ngrams.appendHanRows(of: "好书 and 太好", to: &rows)
+    // "好", "好书", "书", then "太", "太好", "好": no n-gram spans the Latin text between runs.
+    #expect(rows.count == 6)
+    #expect(rows[0] == rows[5])
+    #expect(Set(rows).count == 5)
+    rows = []
+    ngrams.appendHanRows(of: "no Han here, ，。！ 123", to: &rows)
+    #expect(rows.isEmpty)
+}
+
+@Test func hanNgramsComeFromTheTextTheIdsSpell() {
+    let pieces = [Array("好".utf8), Array("书".utf8), Array("a".utf8), Array("太好".utf8)]
+    let ids: [Int32] = [0, 1, 2, 3]
+    let plain = TokenNgrams(order: 2, buckets: 1 << 20)
+    #expect(plain.rows(of: ids, pieces: pieces) == plain.rows(of: ids))
+    let withHan = TokenNgrams(order: 2, buckets: 1 << 20, hanOrder: 2)
+    var han: [Int32] = []
+    withHan.appendHanRows(of: "好书a太好", to: &han)
+    #expect(withHan.rows(of: ids, pieces: pieces) == plain.rows(of: ids) + han)
+}
+
+@Test func theHanHashIsPinnedToo() {
+    // From an independent implementation: FNV-1a steps over the code points from their own
+    // basis, the length mixed in, SplitMix64's finalizer, modulo the buckets.
+    var rows: [Int32] = []
+    TokenNgrams(order: 1, buckets: 1000, hanOrder: 2).appendHanRows(of: "好书,太好", to: &rows)
+    #expect(rows == [986, 399, 949, 34, 227, 986])
+}
+
+@Test func specsWrittenBeforeHanNgramsReadAsNone() throws {
+    let old = #"{"labels":["a","b"],"max_tokens":8,"ngram_buckets":64,"ngram_order":2,"model":{"dropout":0,"embedding_size":4,"layers":[{"hidden":4,"type":"lstm"}],"max_sequence_length":16,"tie_embeddings":false,"vocab_size":10}}"#
+    let spec = try JSONDecoder().decode(ClassifierSpec.self, from: Data(old.utf8))
+    #expect(spec.ngrams == TokenNgrams(order: 2, buckets: 64, hanOrder: 0))
+    var bad = spec
+    bad.hanNgramOrder = 99
+    #expect(throws: ClassificationError.self) { try bad.validate() }
+}
