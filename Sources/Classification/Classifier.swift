@@ -82,12 +82,13 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
 /// `Model`) -> `ClassifierHead` (concat pooling, linear, softmax).
 ///
 /// Every text is encoded as a line of the language model's training text would be: a line
-/// break, then the text (cut to `spec.maxTokens` tokens), and runs from a zero state. Texts of a
-/// batch are sorted by length and padded to a few lengths (`paddedLength`), so padding costs
-/// little and the model keeps one set of buffers per padded shape.
+/// break, then the text (cut to `spec.maxTokens` tokens), and runs from a zero state. Texts are
+/// sorted by length before they are cut into batches, so padding costs little. In training a
+/// batch is padded to one of a few lengths (`paddedLength`), for which the model keeps its
+/// buffers; prediction runs the model's inference path (`Model.inferFeatures`).
 ///
 /// Prediction runs on `threads` workers at once, each a model over the same parameters (with
-/// its own buffers and inference gate table) and its own copy of the head, taking every
+/// its own buffers, sharing one inference gate table) and its own copy of the head, taking every
 /// `threads`-th batch: no synchronization per time step, as splitting each product would need.
 /// A classifier is not thread-safe itself: one call at a time.
 public final class Classifier {
@@ -141,6 +142,7 @@ public final class Classifier {
     /// from `tokens(_:)`, in their order. Runs in inference mode (no dropout).
     public func probabilities(_ sequences: [[Int32]]) throws -> [[Float]] {
         prepareWorkers()
+        let batchSize = self.batchSize
         let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
         let batches = stride(from: 0, to: order.count, by: batchSize).map {
             Array(order[$0..<min(order.count, $0 + batchSize)])
@@ -152,10 +154,13 @@ public final class Classifier {
         let ngrams = spec.ngrams, pieces = tokenizer.vocabulary.tokens
         DispatchQueue.concurrentPerform(iterations: workers.value.count) { w in
             let (model, head) = workers.value[w]
-            for batch in stride(from: w, to: batches.count, by: workers.value.count).map({ batches[$0] }) {
+            let mine = stride(from: w, to: batches.count, by: workers.value.count).map { batches[$0] }
+            // Sized once for this worker's longest batch (the last: lengths ascend).
+            if let last = mine.last?.last { model.reserveInference(batch: batchSize, steps: max(1, sequences[last].count)) }
+            for batch in mine {
                 do {
                     let logits = try Self.forward(batch.map { sequences[$0] }, model: model, head: head, ngrams: ngrams,
-                                                  pieces: pieces)
+                                                  pieces: pieces, inference: true)
                     for (row, index) in batch.enumerated() {
                         results.set(index, Self.softmax(Array(logits[(row * k)..<((row + 1) * k)])[...]))
                     }
@@ -175,16 +180,15 @@ public final class Classifier {
         if workers.isEmpty {
             workers = (0..<threads).map { _ in
                 let copy = Model(sharingParametersOf: model, threads: 1)
-                copy.retainedShapes = 32
                 return (copy, ClassifierHead(width: head.width, classes: head.classes, ngramBuckets: head.ngramBuckets))
             }
         }
-        // Each worker builds its own gate table (a (V, H) by (H, 4H) product) on its own core.
-        let workers = UncheckedSendable(value: self.workers), values = UncheckedSendable(value: head.values)
-        DispatchQueue.concurrentPerform(iterations: workers.value.count) { w in
-            let (copy, headCopy) = workers.value[w]
-            copy.prepareForInference()
-            _ = headCopy.values.update(fromContentsOf: values.value)
+        // One gate table (a (V, E) by (E, 4H) product) on all of the model's threads, read by
+        // every worker: half the start-up work and cache footprint of one table per worker.
+        let table = model.makeGateTable()
+        for (copy, headCopy) in workers {
+            copy.prepareForInference(shared: table)
+            _ = headCopy.values.update(fromContentsOf: head.values)
         }
         workersReady = true
     }
@@ -195,17 +199,20 @@ public final class Classifier {
         return try Self.forward(batch, model: model, head: head, ngrams: spec.ngrams, pieces: tokenizer.vocabulary.tokens)
     }
 
-    /// Pads every sequence to `paddedLength` of the longest.
+    /// Pads every sequence to the longest (in training to its `paddedLength`, one of the few
+    /// shapes whose buffers the model keeps; in inference, one set of buffers serves every length).
     private static func forward(_ batch: [[Int32]], model: Model<Float>, head: ClassifierHead<Float>,
-                                ngrams: TokenNgrams?, pieces: [[UInt8]]) throws -> UnsafeBufferPointer<Float> {
+                                ngrams: TokenNgrams?, pieces: [[UInt8]],
+                                inference: Bool = false) throws -> UnsafeBufferPointer<Float> {
         let lengths = batch.map { max(1, $0.count) }
-        let steps = paddedLength(lengths.max()!)
+        let steps = inference ? lengths.max()! : paddedLength(lengths.max()!)
         var ids = [Int32](repeating: 0, count: batch.count * steps)
         for (b, sequence) in batch.enumerated() {
             for (t, id) in sequence.enumerated() { ids[b * steps + t] = id }
         }
         let rows = ngrams.map { ngrams in batch.map { ngrams.rows(of: $0, pieces: pieces) } } ?? []
-        let features = try model.forwardFeatures(tokens: ids, batch: batch.count, steps: steps)
+        let features = inference ? try model.inferFeatures(tokens: ids, batch: batch.count, steps: steps)
+                                 : try model.forwardFeatures(tokens: ids, batch: batch.count, steps: steps)
         return head.forward(features, lengths: lengths, steps: steps, ngrams: rows)
     }
 

@@ -66,7 +66,7 @@ public struct ClassifierFolder: Sendable {
         do { file = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: weightsPath)) } catch {
             throw ClassificationError.model("the classifier's weights '\(weightsPath)' are missing or damaged: \(error)")
         }
-        let model = try Model<Float>(config: spec.model, seed: 0, threads: threads)
+        let model = try Model<Float>(zeroed: spec.model, threads: threads)
         let classifier = try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: 0, threads: threads)
         let head = classifier.head
         do {

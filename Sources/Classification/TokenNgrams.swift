@@ -54,7 +54,12 @@ public struct TokenNgrams: Sendable, Equatable {
             run.removeAll(keepingCapacity: true)
         }
         for scalar in text.unicodeScalars {
-            if scalar.properties.isUnifiedIdeograph { run.append(scalar.value) } else if !run.isEmpty { flush() }
+            // Below U+3400 nothing is a unified ideograph: most text skips the property lookup.
+            if scalar.value >= 0x3400 && scalar.properties.isUnifiedIdeograph {
+                run.append(scalar.value)
+            } else if !run.isEmpty {
+                flush()
+            }
         }
         flush()
     }

@@ -88,6 +88,53 @@ struct LSTMLayer<Scalar: NetworkScalar> {
         recur(cache, state: state, workspace: workspace)
     }
 
+    /// What the first layer of an inference run reads: a sequence x (T, B, I), or the rows
+    /// of a gate table (`makeGateTable`) for token ids (T, B).
+    enum InferenceInput {
+        case sequence(UnsafePointer<Scalar>)
+        case gateTable(UnsafePointer<Scalar>, ids: UnsafePointer<Int32>, vocabulary: Int)
+    }
+
+    /// Buffer sizes of `infer` for up to B sequences of up to T steps.
+    static func inferenceCounts(hidden: Int, batch: Int, steps: Int, fromGateTable: Bool)
+        -> (h: Int, c: Int, gates: Int, packed: Int) {
+        ((steps + 1) * batch * hidden, batch * hidden, (fromGateTable ? 1 : steps) * batch * 4 * hidden,
+         Scalar.lstmPackedWeightsCount(hidden: hidden))
+    }
+
+    /// Inference over T steps from a zero state, keeping only what the next layer reads: the
+    /// outputs `h` (T+1, B, H) (slot 0 the initial state), one cell state `c` (B, H), and the
+    /// gates of one step (B, 4H) when they come from a gate table, else of all T steps.
+    /// Sizes as `inferenceCounts`. Returns the output (T, B, H). Bit-identical to `forward`
+    /// from a zero state; allocates nothing.
+    func infer(_ source: InferenceInput, h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>,
+               gates: UnsafeMutablePointer<Scalar>, packed: UnsafeMutablePointer<Scalar>,
+               batch b: Int, steps t: Int, workspace: GemmWorkspace) throws -> UnsafeMutablePointer<Scalar> {
+        let g = 4 * hidden, bh = b * hidden
+        h.update(repeating: 0, count: bh)
+        c.update(repeating: 0, count: bh)
+        Scalar.packLSTMWeights(packed, whh, hidden: hidden, for: .forward, workspace: workspace)
+        switch source {
+        case let .sequence(x):
+            gates.update(from: bih, count: g)
+            Scalar.axpy(gates, alpha: 1, bhh, count: g)
+            Scalar.broadcastRows(gates + g, gates, rows: t * b - 1, cols: g, workspace: workspace)
+            Scalar.gemm(gates, ldc: g, x, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
+                        m: t * b, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
+            for s in 0..<t {
+                Scalar.lstmForwardStep(h + (s + 1) * bh, c, gates + s * b * g, h + s * bh, c,
+                                       packedWeights: packed, batch: b, hidden: hidden, workspace: workspace)
+            }
+        case let .gateTable(table, ids, vocabulary):
+            for s in 0..<t {
+                try Scalar.embeddingForward(gates, ids + s * b, table, n: b, c: g, v: vocabulary)
+                Scalar.lstmForwardStep(h + (s + 1) * bh, c, gates, h + s * bh, c,
+                                       packedWeights: packed, batch: b, hidden: hidden, workspace: workspace)
+            }
+        }
+        return h + bh
+    }
+
     /// table (V, 4H) = embedding (V, I) W_ih^T + b_ih + b_hh.
     func makeGateTable(_ table: UnsafeMutablePointer<Scalar>, embedding: UnsafePointer<Scalar>, vocabulary: Int,
                        workspace: GemmWorkspace) {

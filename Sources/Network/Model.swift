@@ -29,12 +29,7 @@ public final class Model<Scalar: NetworkScalar> {
     /// Dropout is applied only while `training` is true (and `config.dropout > 0`). Setting it
     /// to true drops the inference gate table (`prepareForInference`).
     public var training = true {
-        didSet {
-            if training, let table = gateTable {
-                table.deallocate()
-                gateTable = nil
-            }
-        }
+        didSet { if training { gateTable = nil; inference = nil } }
     }
     /// Dropout masks are a function of (dropoutSeed, site, forwardCount): reproducible runs.
     public var dropoutSeed: UInt64
@@ -44,8 +39,8 @@ public final class Model<Scalar: NetworkScalar> {
     /// The GEMM scratch and worker threads every kernel of this model runs on; the optimizer's
     /// update between two steps may use them too (one call at a time).
     public let workspace: GemmWorkspace
-    private let embedding: EmbeddingLayer<Scalar>
-    private let layers: [AnyLayer]
+    let embedding: EmbeddingLayer<Scalar>
+    let layers: [AnyLayer]
     private let head: OutputHead<Scalar>
     /// Buffers per (B, T) shape, least recently used first; the last is the current one.
     private var retained: [Run] = []
@@ -55,9 +50,11 @@ public final class Model<Scalar: NetworkScalar> {
     public var retainedShapes = 1
     private var decoder: Decoder?
     /// (V, 4H): the first LSTM layer's input projection of every token, when prepared.
-    private var gateTable: UnsafeMutableBufferPointer<Scalar>?
+    private(set) var gateTable: GateTable<Scalar>?
+    /// Buffers of `inferFeatures`, grown to the largest (B, T) asked for.
+    var inference: InferenceRun?
 
-    private enum AnyLayer {
+    enum AnyLayer {
         case lstm(LSTMLayer<Scalar>)
         case attention(AttentionLayer<Scalar>)
     }
@@ -65,12 +62,22 @@ public final class Model<Scalar: NetworkScalar> {
     /// A model with freshly initialized parameters (`ParameterStore.initialize(seed:)`).
     /// - `threads`: GEMM worker threads (nil: every online core).
     /// Throws `NetworkError.invalidConfig` for an invalid configuration.
+    @_specialize(exported: true, where Scalar == Float)
     public convenience init(config: ModelConfig, seed: UInt64, threads: Int? = nil) throws {
         try config.validate()
         let store = try ParameterStore<Scalar>(config: config)
         store.initialize(seed: seed)
         self.init(config: config, parameters: store,
                   dropoutSeed: SplitMix64.value(seed: seed, index: 1 << 32), threads: threads)
+    }
+
+    /// A model whose parameters are all zero, for weights that are loaded next (drawing a
+    /// random initialization first cost a tool that only predicts a tenth of its start-up).
+    @_specialize(exported: true, where Scalar == Float)
+    public convenience init(zeroed config: ModelConfig, threads: Int? = nil) throws {
+        try config.validate()
+        self.init(config: config, parameters: try ParameterStore<Scalar>(config: config),
+                  dropoutSeed: SplitMix64.value(seed: 0, index: 1 << 32), threads: threads)
     }
 
     /// A second model over the same `ParameterStore` (values and gradients are shared, the
@@ -81,8 +88,6 @@ public final class Model<Scalar: NetworkScalar> {
                   threads: threads)
         training = false
     }
-
-    deinit { gateTable?.deallocate() }
 
     private init(config: ModelConfig, parameters store: ParameterStore<Scalar>, dropoutSeed: UInt64,
                  threads: Int?) {
@@ -110,7 +115,7 @@ public final class Model<Scalar: NetworkScalar> {
 
     private enum BackwardStart { case none, loss, features }
 
-    private var hasAttention: Bool {
+    var hasAttention: Bool {
         config.layers.contains { if case .attention = $0 { true } else { false } }
     }
 
@@ -254,7 +259,7 @@ public final class Model<Scalar: NetworkScalar> {
             switch layers[k] {
             case let .lstm(layer):
                 if k == 0, tableReady, let gateTable {
-                    try layer.forward(run.lstmCaches[k]!, gateTable: gateTable.baseAddress!,
+                    try layer.forward(run.lstmCaches[k]!, gateTable: gateTable.values.baseAddress!,
                                       ids: run.ids.baseAddress!, vocabulary: config.vocabularySize,
                                       state: run.lstmStates[k]!, workspace: workspace)
                 } else {
@@ -330,16 +335,32 @@ public final class Model<Scalar: NetworkScalar> {
     /// token (V x 4H scalars), so that `forwardFeatures` and `forward` read a row per token
     /// instead of multiplying. A snapshot of the current weights: call again after changing
     /// them; setting `training` to true discards it. Does nothing unless layer 0 is an LSTM.
-    public func prepareForInference() {
+    /// `shared`: a table that `makeGateTable()` of a model over the same parameters made from
+    /// the current weights, used instead of building another (prediction workers share one).
+    public func prepareForInference(shared: GateTable<Scalar>? = nil) {
         training = false
-        guard case let .lstm(layer)? = layers.first else { return }
-        let size = config.vocabularySize * 4 * layer.hidden
-        if gateTable?.count != size {
-            gateTable?.deallocate()
-            gateTable = .allocate(capacity: size)
+        if let shared, shared.count == gateTableCount {
+            gateTable = shared
+        } else {
+            gateTable = makeGateTable()
         }
-        layer.makeGateTable(gateTable!.baseAddress!, embedding: parameters.value("embedding.weight"),
+        inference = nil  // its layout depends on whether the table is there
+    }
+
+    /// The first LSTM layer's input projection of every token under the current weights, built
+    /// on this model's workspace threads; nil unless layer 0 is an LSTM. Changes nothing in
+    /// the model, so a model in training can make it for its inference copies.
+    public func makeGateTable() -> GateTable<Scalar>? {
+        guard case let .lstm(layer)? = layers.first else { return nil }
+        let table = GateTable<Scalar>(count: gateTableCount)
+        layer.makeGateTable(table.values.baseAddress!, embedding: parameters.value("embedding.weight"),
                             vocabulary: config.vocabularySize, workspace: workspace)
+        return table
+    }
+
+    private var gateTableCount: Int {
+        guard case let .lstm(layer)? = layers.first else { return 0 }
+        return config.vocabularySize * 4 * layer.hidden
     }
 
     /// The logits of the last `forward`: (T, B, V), time-major (row t*B + b); empty before.

@@ -49,6 +49,7 @@ public final class ParameterStore<Scalar: NetworkScalar> {
     private let index: [String: Int]
 
     /// The layout of `config` (see the table above), all values zero.
+    @_specialize(exported: true, where Scalar == Float)
     public init(config: ModelConfig) throws {
         try config.validate()
         var list: [ParameterTensor] = []

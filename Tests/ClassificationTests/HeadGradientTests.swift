@@ -129,6 +129,30 @@ func headGradientsMatchCentralDifferences(ngramBuckets: Int) throws {
     #expect(again == plain)
 }
 
+@Test func aSharedGateTableGivesEveryCopyTheOwnersFeatures() throws {
+    let config = ModelConfig(vocabularySize: 40, embeddingSize: 13, layers: [.lstm(hidden: 11)], dropout: 0.1)
+    let model = try Model<Float>(config: config, seed: 5, threads: 2)
+    let tokens = (0..<(5 * 7)).map { Int32(($0 * 11) % 40) }
+    let own = Model(sharingParametersOf: model, threads: 1)
+    own.prepareForInference()
+    let expected = Array(UnsafeBufferPointer(start: try own.forwardFeatures(tokens: tokens, batch: 5, steps: 7), count: 5 * 7 * 11))
+    // Made by the training model (which stays in training) and read by two copies.
+    let table = try #require(model.makeGateTable())
+    #expect(model.training)
+    for _ in 0..<2 {
+        let copy = Model(sharingParametersOf: model, threads: 1)
+        copy.prepareForInference(shared: table)
+        let features = Array(UnsafeBufferPointer(start: try copy.forwardFeatures(tokens: tokens, batch: 5, steps: 7), count: 5 * 7 * 11))
+        #expect(features == expected)
+    }
+    // A table of another shape is not used: the copy builds its own.
+    let other = try Model<Float>(config: ModelConfig(vocabularySize: 40, embeddingSize: 13, layers: [.lstm(hidden: 12)]), seed: 1)
+    let copy = Model(sharingParametersOf: model, threads: 1)
+    copy.prepareForInference(shared: try #require(other.makeGateTable()))
+    let features = Array(UnsafeBufferPointer(start: try copy.forwardFeatures(tokens: tokens, batch: 5, steps: 7), count: 5 * 7 * 11))
+    #expect(features == expected)
+}
+
 @Test func exampleWeightsScaleTheirRowsButNotTheNormalizer() {
     let (t, c, k) = (2, 3, 2)
     let lengths = [2, 2, 1]
