@@ -91,7 +91,8 @@ public enum ClassifierSetup {
         configure(&options)
         let tokenizer = try Tokenizer(vocabulary: vocabulary)
         let corpus = try TokenCorpus.load(train: options.train, validationFiles: options.validationFiles,
-                                          validationFraction: options.validationFraction, tokenizer: tokenizer,
+                                          validationFraction: options.validationFraction,
+                                          interleaveBytes: options.interleaveBytes, tokenizer: tokenizer,
                                           threads: threads)
         let trainer = try LanguageModelTrainer(options: options, vocabulary: vocabulary, corpus: corpus, folder: into,
                                                threads: threads, resume: false)

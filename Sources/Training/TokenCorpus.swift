@@ -21,15 +21,22 @@ public struct TokenCorpus: Sendable {
         public var path: String
         /// Byte limit: only the first `limit` bytes (cut at a line break) are read.
         public var limit: Int?
-        public init(path: String, limit: Int? = nil) {
+        /// Bytes skipped before that (moved back to the start of the line that holds the
+        /// offset); nil reads from the start.
+        public var offset: Int?
+        public init(path: String, offset: Int? = nil, limit: Int? = nil) {
             self.path = path
+            self.offset = offset
             self.limit = limit
         }
     }
 
     /// Reads the texts as valid UTF-8 (an error names the file and offset), splits them and
     /// encodes both parts on `threads` threads.
+    /// With `interleaveBytes`, the training parts of several sources become one text that
+    /// alternates between them in blocks of about that many bytes (`interleaved`).
     public static func load(train: [Source], validationFiles: [Source], validationFraction: Double,
+                            interleaveBytes: Int? = nil,
                             tokenizer: Tokenizer, threads: Int) throws -> TokenCorpus {
         guard !train.isEmpty else { throw TrainingError.data("no training text") }
         guard validationFiles.isEmpty ? (validationFraction > 0 && validationFraction < 1) : true else {
@@ -47,6 +54,9 @@ public struct TokenCorpus: Sendable {
             }
         }
         for source in validationFiles { validationTexts.append(try read(source)) }
+        if let interleaveBytes, interleaveBytes > 0, trainTexts.count > 1 {
+            trainTexts = [interleaved(trainTexts, blockBytes: interleaveBytes)]
+        }
         let separator = tokenizer.vocabulary.specialID("<eos>")
         let (trainIDs, trainChars) = try encode(trainTexts, tokenizer: tokenizer, separator: separator, threads: threads)
         let (validIDs, validChars) = try encode(validationTexts, tokenizer: tokenizer, separator: separator, threads: threads)
@@ -82,6 +92,35 @@ public struct TokenCorpus: Sendable {
         return cut
     }
 
+    /// One text made of blocks taken from each of `texts` in turn until all are used up, each
+    /// block the lines from where that text's last block ended to the first line break at or
+    /// after `blockBytes` bytes (a text that does not end with a line break gets one).
+    ///
+    /// Why: texts read one after the other (a Chinese file, then an English one) put one
+    /// change of language in each training stream, so a recurrent model never learns to tell
+    /// the language from the first tokens of a line; from a short prompt it then continues in
+    /// whichever language its empty state leans to. Alternating blocks teach that switch.
+    static func interleaved(_ texts: [[UInt8]], blockBytes: Int) -> [UInt8] {
+        precondition(blockBytes > 0, "interleaved: blockBytes \(blockBytes)")
+        var positions = [Int](repeating: 0, count: texts.count)
+        var out: [UInt8] = []
+        out.reserveCapacity(texts.reduce(texts.count) { $0 + $1.count })
+        var remaining = true
+        while remaining {
+            remaining = false
+            for (i, text) in texts.enumerated() where positions[i] < text.count {
+                let start = positions[i]
+                let reach = min(text.count, start + blockBytes) - 1
+                let end = text[reach...].firstIndex(of: 0x0A).map { $0 + 1 } ?? text.count
+                out += text[start..<end]
+                if out.last != 0x0A { out.append(0x0A) }
+                positions[i] = end
+                remaining = remaining || end < text.count
+            }
+        }
+        return out
+    }
+
     /// The start of the line holding `index` (just after the last line break before it), or
     /// 0 when there is none.
     static func lineStart(_ text: [UInt8], atOrBefore index: Int) -> Int {
@@ -92,16 +131,23 @@ public struct TokenCorpus: Sendable {
 
     static func read(_ source: Source) throws -> [UInt8] {
         var bytes = try readWholeFile(path: source.path)
+        var start = 0
+        if let offset = source.offset, offset > 0 {
+            start = lineStart(bytes, atOrBefore: min(offset, bytes.count))
+            bytes.removeSubrange(..<start)
+        }
         if let limit = source.limit, bytes.count > limit {
             let cut = lineStart(bytes, atOrBefore: limit)
             bytes.removeSubrange((cut > 0 ? cut : limit)...)
         }
-        guard !bytes.isEmpty else { throw TrainingError.data("'\(source.path)' is empty") }
+        guard !bytes.isEmpty else {
+            throw TrainingError.data(start > 0 ? "'\(source.path)' has no text after byte \(start)" : "'\(source.path)' is empty")
+        }
         if let nul = bytes.firstIndex(of: 0) {
-            throw TrainingError.data("'\(source.path)' looks binary (a NUL byte at offset \(nul))")
+            throw TrainingError.data("'\(source.path)' looks binary (a NUL byte at offset \(start + nul))")
         }
         if let offset = UTF8Bytes.firstInvalidOffset(bytes) {
-            throw TrainingError.data("'\(source.path)' is not valid UTF-8 (at byte offset \(offset))")
+            throw TrainingError.data("'\(source.path)' is not valid UTF-8 (at byte offset \(start + offset))")
         }
         return bytes
     }

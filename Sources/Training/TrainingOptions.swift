@@ -7,6 +7,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var train: [TokenCorpus.Source]
     public var validationFiles: [TokenCorpus.Source] = []
     public var validationFraction = 0.05
+    /// The training texts alternate in blocks of about this many bytes instead of following
+    /// one another (`TokenCorpus.interleaved`); nil: one after the other.
+    public var interleaveBytes: Int?
     /// A character-level vocabulary built from the training texts instead of a BPE file.
     public var characterLevel = false
     /// The model; its `vocab_size` is the vocabulary's.
@@ -48,7 +51,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case maxSteps = "max_steps", timeBudget = "time_budget", learningRate = "learning_rate"
         case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps", optimizer, clip, seed
         case evaluateEvery = "evaluate_every", patience, evaluationStreams = "evaluation_streams"
-        case initialWeights = "initial_weights"
+        case initialWeights = "initial_weights", interleaveBytes = "interleave_bytes"
     }
 
     /// Throws `TrainingError.data` naming the first setting out of range.
@@ -67,6 +70,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         }
         if let evaluateEvery, evaluateEvery < 1 { throw fail("--eval-every must be at least 1") }
         if let patience, patience < 1 { throw fail("--patience must be at least 1") }
+        if let interleaveBytes, interleaveBytes < 1 { throw fail("--interleave-bytes must be at least 1") }
         guard evaluationStreams >= 1 else { throw fail("evaluation streams must be at least 1") }
         do { try model.validate() } catch { throw fail("\(error)") }
         let hasAttention = model.layers.contains { if case .attention = $0 { true } else { false } }

@@ -43,6 +43,8 @@ struct TrainLM: ParsableCommand {
     @Option(help: "Share of each file held out for validation (its last lines).")
     var validationFraction = 0.05
 
+    @Option(help: "Alternate the training files in blocks of about N bytes (whole lines) instead of reading them one after the other (default: 4096 for the default data, off for FILEs). Mixing languages this way teaches the model to tell them apart from a short prompt.")
+    var interleaveBytes: Int?
     @Option(help: "Embedding width.")
     var embedding = 256
     @Option(help: "Units of each LSTM layer.")
@@ -130,6 +132,7 @@ struct TrainLM: ParsableCommand {
         do {
             corpus = try TokenCorpus.load(train: options.train, validationFiles: options.validationFiles,
                                           validationFraction: options.validationFraction,
+                                          interleaveBytes: options.interleaveBytes,
                                           tokenizer: tokenizer, threads: threadCount)
         } catch {
             throw CLIError("\(error)")
@@ -274,6 +277,7 @@ struct TrainLM: ParsableCommand {
         options.seed = seed
         options.evaluateEvery = evalEvery
         options.patience = patience > 0 ? patience : nil
+        options.interleaveBytes = interleaveBytes ?? (files.isEmpty ? LanguageModelData.defaultInterleaveBytes : nil)
     }
 
     struct Summary: Encodable {

@@ -224,7 +224,73 @@ import Text
         #expect(text.count <= 100)
         #expect(text.last == 0x0A)
     }
+
+    @Test func anOffsetStartsAtTheLineThatHoldsItAndTheLimitCountsFromThere() throws {
+        let path = Fixture.folder("lines.txt")
+        try "first line\nsecond line\nthird line\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try TokenCorpus.read(.init(path: path, offset: 14)) == Array("second line\nthird line\n".utf8))
+        #expect(try TokenCorpus.read(.init(path: path, offset: 11)) == Array("second line\nthird line\n".utf8))
+        #expect(try TokenCorpus.read(.init(path: path, offset: 14, limit: 15)) == Array("second line\n".utf8))
+        #expect(try TokenCorpus.read(.init(path: path, offset: 0)) == Array("first line\nsecond line\nthird line\n".utf8))
+        // Past the end (the last line break included) nothing is left: refused with the reason.
+        #expect(throws: TrainingError.self) { try TokenCorpus.read(.init(path: path, offset: 1000)) }
+        do { _ = try TokenCorpus.read(.init(path: path, offset: 1000)) } catch {
+            #expect("\(error)".contains("no text after byte"), "\(error)")
+        }
+        // Error offsets count from the file's start.
+        try Data(Array("ok\nbad \u{FF}\n".utf8).map { $0 == 0xC3 ? 0xFF : $0 }).write(to: URL(fileURLWithPath: path))
+        do { _ = try TokenCorpus.read(.init(path: path, offset: 4)); Issue.record("accepted invalid UTF-8") } catch {
+            #expect("\(error)".contains("offset 7"), "\(error)")
+        }
+    }
+
+    @Test func interleavingAlternatesWholeLinesUntilEveryTextIsUsedUp() {
+        func run(_ texts: [String], _ block: Int) -> String {
+            String(decoding: TokenCorpus.interleaved(texts.map { Array($0.utf8) }, blockBytes: block), as: UTF8.self)
+        }
+        // Each block runs to the first line break at or after `block` bytes.
+        #expect(run(["a1\na2\na3\n", "b1\nb2\n"], 3) == "a1\nb1\na2\nb2\na3\n")
+        #expect(run(["a1\na2\na3\n", "b1\nb2\n"], 4) == "a1\na2\nb1\nb2\na3\n")
+        #expect(run(["a1\na2\n", "b1\nb2\n"], 100) == "a1\na2\nb1\nb2\n")
+        // A long line is never cut; a text without a final line break gets one.
+        #expect(run(["aaaaaaaa\na2", "b1\nb2\nb3\n"], 2) == "aaaaaaaa\nb1\na2\nb2\nb3\n")
+        // Every byte of every text is used exactly once (line breaks added only at the ends).
+        let zh = (0..<40).map { "第\($0)行中文。\n" }.joined(), en = (0..<55).map { "line \($0) of English\n" }.joined()
+        let mixed = run([zh, en], 64)
+        #expect(mixed.utf8.count == zh.utf8.count + en.utf8.count)
+        #expect(Set(mixed.split(separator: "\n")) == Set((zh + en).split(separator: "\n")))
+        #expect(!mixed.hasPrefix(zh))
+    }
+
+    @Test func theDefaultDataIsInterleavedAndOldRunFilesReadAsNotInterleaved() throws {
+        var options = TrainingOptions(train: [.init(path: "a"), .init(path: "b")],
+                                      model: ModelConfig(vocabularySize: 10, embeddingSize: 4, layers: [.lstm(hidden: 4)]))
+        options.interleaveBytes = 4096
+        let data = try JSONEncoder().encode(options)
+        #expect(try JSONDecoder().decode(TrainingOptions.self, from: data) == options)
+        var json = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(json["interleave_bytes"] as? Int == 4096)
+        json["interleave_bytes"] = nil
+        let old = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(old.interleaveBytes == nil)
+        options.interleaveBytes = 0
+        #expect(throws: TrainingError.self) { try options.validate() }
+    }
+
+    /// The default English text is Shakespeare in modern spelling (`LanguageModelData.englishOffset`).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: defaultEnglishPath)))
+    func theDefaultEnglishTextStartsAtTheFirstModernSpellingPlay() throws {
+        var source = LanguageModelData.defaultSources(corpora: corporaRoot)[1]
+        #expect(source.path == defaultEnglishPath)
+        source.limit = 200
+        let text = String(decoding: try TokenCorpus.read(source), as: UTF8.self)
+        #expect(text.hasPrefix("ALL'S WELL THAT ENDS WELL\n\nby William Shakespeare\n"), "\(text)")
+    }
 }
+
+private let corporaRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("corpora").path
+private let defaultEnglishPath = (corporaRoot as NSString).appendingPathComponent("en-plays/data/text.txt")
 
 @Suite struct EvaluatorTests {
     func model(_ vocabulary: Vocabulary) throws -> Model<Float> {
