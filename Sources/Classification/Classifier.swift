@@ -134,7 +134,18 @@ public final class Classifier {
     /// The token ids the encoder reads for `text`: a line break, then the text's tokens, cut
     /// to `spec.maxTokens`.
     public func tokens(_ text: String) throws -> [Int32] {
-        let ids = try tokenizer.encode("\n" + (spec.simplifyLinks ? Self.simplified(text) : text)).ids
+        var encoder = Encoder(tokenizer)
+        return try tokens(text, encoder: &encoder)
+    }
+
+    /// `tokens(_:)` with a caller's encoder, whose piece cache carries over from one text to
+    /// the next (one encoder per thread).
+    public func tokens(_ text: String, encoder: inout Encoder) throws -> [Int32] {
+        var line = Array(("\n" + (spec.simplifyLinks ? Self.simplified(text) : text)).utf8)
+        var encoding = Encoding()
+        try line.withUnsafeMutableBufferPointer { try encoder.encode(UnsafeBufferPointer($0), into: &encoding) }
+        line.removeAll()
+        let ids = encoding.ids
         return ids.count > spec.maxTokens ? Array(ids[..<spec.maxTokens]) : ids
     }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Text
 
 /// What `classify` says about one input line.
@@ -24,34 +25,71 @@ public struct LineClassifier {
 
     /// One verdict per line, in order. `lines` are the bytes of each line without its line
     /// break (a trailing carriage return is ignored). Throws only if the model itself fails.
+    /// Lines are checked and tokenized on the classifier's threads, in contiguous shares.
     public func classify(_ lines: [[UInt8]]) throws -> [Verdict] {
-        var verdicts = [Verdict](repeating: .noText, count: lines.count)
-        var sequences: [[Int32]] = [], rows: [Int] = []
-        for (i, raw) in lines.enumerated() {
-            let line = raw.last == 0x0D ? raw.dropLast() : raw[...]
-            if line.count > maxLineBytes {
-                verdicts[i] = .error("line of \(line.count) bytes exceeds the limit of \(maxLineBytes)")
-                continue
-            }
-            if let nul = line.firstIndex(of: 0) {
-                verdicts[i] = .error("NUL byte at offset \(nul - line.startIndex): binary data")
-                continue
-            }
-            if let offset = UTF8Bytes.firstInvalidOffset(Array(line)) {
-                verdicts[i] = .error("invalid UTF-8 at byte \(offset)")
-                continue
-            }
-            let text = String(decoding: line, as: UTF8.self)
-            if text.allSatisfy(\.isWhitespace) { continue }
-            do {
-                sequences.append(try classifier.tokens(text))
-                rows.append(i)
-            } catch {
-                verdicts[i] = .error("\(error)")
+        let slots = Slots(count: lines.count)
+        defer { slots.release() }
+        let parts = min(classifier.threads, max(1, lines.count / 64))
+        let this = UncheckedSendableBox(value: self)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            var encoder = Encoder(this.value.classifier.tokenizer)
+            for i in lines.count * part / parts..<lines.count * (part + 1) / parts {
+                switch this.value.check(lines[i], encoder: &encoder) {
+                case let .tokens(ids): slots.sequences[i] = ids
+                case let .verdict(verdict): slots.verdicts[i] = verdict
+                }
             }
         }
-        let probabilities = try classifier.probabilities(sequences)
+        var verdicts = Array(slots.verdicts)
+        let rows = slots.sequences.indices.filter { slots.sequences[$0] != nil }
+        let probabilities = try classifier.probabilities(rows.map { slots.sequences[$0]! })
         for (row, p) in zip(rows, probabilities) { verdicts[row] = .probabilities(p) }
         return verdicts
     }
+
+    private enum Checked {
+        case tokens([Int32])
+        case verdict(Verdict)
+    }
+
+    /// A line's tokens, or the verdict it gets without the model.
+    private func check(_ raw: [UInt8], encoder: inout Encoder) -> Checked {
+        let line = raw.last == 0x0D ? raw.dropLast() : raw[...]
+        if line.count > maxLineBytes {
+            return .verdict(.error("line of \(line.count) bytes exceeds the limit of \(maxLineBytes)"))
+        }
+        if let nul = line.firstIndex(of: 0) {
+            return .verdict(.error("NUL byte at offset \(nul - line.startIndex): binary data"))
+        }
+        if let offset = UTF8Bytes.firstInvalidOffset(Array(line)) {
+            return .verdict(.error("invalid UTF-8 at byte \(offset)"))
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        if text.allSatisfy(\.isWhitespace) { return .verdict(.noText) }
+        do { return .tokens(try classifier.tokens(text, encoder: &encoder)) } catch {
+            return .verdict(.error("\(error)"))
+        }
+    }
+}
+
+/// The results of `classify`'s workers, each writing its own lines' slots.
+private struct Slots: @unchecked Sendable {
+    let verdicts: UnsafeMutableBufferPointer<Verdict>
+    let sequences: UnsafeMutableBufferPointer<[Int32]?>
+
+    init(count: Int) {
+        verdicts = .allocate(capacity: count)
+        verdicts.initialize(repeating: .noText)
+        sequences = .allocate(capacity: count)
+        sequences.initialize(repeating: nil)
+    }
+
+    func release() {
+        verdicts.deinitialize().deallocate()
+        sequences.deinitialize().deallocate()
+    }
+}
+
+private struct UncheckedSendableBox<Value>: @unchecked Sendable {
+    let value: Value
 }
