@@ -3,11 +3,23 @@ import Foundation
 import PackageDescription
 
 // The SIMD kernels need AVX2 + FMA: without them every `addProduct` lane becomes a call
-// to `fmaf` (about 60x slower). x86-64-v3 is Haswell / Zen 1 and later. Build with
-// PORTABLE_BUILD=1 for a baseline binary that runs on any x86-64 or other CPU.
-let portable = ProcessInfo.processInfo.environment["PORTABLE_BUILD"] != nil
+// to `fmaf` (about 60x slower). x86-64-v3 is Haswell / Zen 1 and later. On a machine with
+// AVX-512 (x86-64-v4: F, BW, CD, DQ, VL) the build targets that instead, so the micro-kernel's
+// SIMD16 accumulators are zmm registers: twice the FMA width where the units are 512 bits wide
+// (Zen 5). The binary then needs AVX-512: build where it runs, as `swift build` does, or set
+// VECTOR_ISA=x86-64-v3 (or another -march level) to choose. PORTABLE_BUILD=1 gives a baseline
+// binary that runs on any x86-64 or other CPU.
+let environment = ProcessInfo.processInfo.environment
+let portable = environment["PORTABLE_BUILD"] != nil
 #if arch(x86_64)
-let vectorISA: [String] = portable ? [] : ["-Xcc", "-march=x86-64-v3"]
+let hostHasAVX512: Bool = {
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+    let present = Set(flags.split(separator: " ").map(String.init))
+    return ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"].allSatisfy(present.contains)
+}()
+let vectorLevel = environment["VECTOR_ISA"] ?? (hostHasAVX512 ? "x86-64-v4" : "x86-64-v3")
+let vectorISA: [String] = portable ? [] : ["-Xcc", "-march=\(vectorLevel)"]
 #else
 let vectorISA: [String] = []
 #endif
