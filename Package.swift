@@ -20,8 +20,10 @@ let hostHasAVX512: Bool = {
 }()
 let vectorLevel = environment["VECTOR_ISA"] ?? (hostHasAVX512 ? "x86-64-v4" : "x86-64-v3")
 let vectorISA: [String] = portable ? [] : ["-Xcc", "-march=\(vectorLevel)"]
+let wideVectors = !portable && vectorLevel == "x86-64-v4"
 #else
 let vectorISA: [String] = []
+let wideVectors = false
 #endif
 
 // Every target that can inline kernel code gets the same instruction set, so that
@@ -31,7 +33,7 @@ let vectorISA: [String] = []
 let vectorSettings: [SwiftSetting] = [
     .unsafeFlags(vectorISA),
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
-] + (portable ? [.define("PORTABLE_BUILD")] : [])
+] + (portable ? [.define("PORTABLE_BUILD")] : []) + (wideVectors ? [.define("AVX512_BUILD")] : [])
 
 let package = Package(
     name: "BilingualLM",

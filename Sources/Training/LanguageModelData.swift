@@ -17,7 +17,7 @@ public enum LanguageModelData {
 
     /// Bytes read from each default corpus: about 140k tokens of each with the 8k vocabulary
     /// (Chinese takes 3 bytes a character and about 1.5 characters a token, English about 3.5
-    /// bytes a token). Ten epochs take about 6 minutes on 2 cores of a Zen 3 (14-16 on a Zen 1).
+    /// bytes a token). Ten epochs took 5 minutes on 2 cores of a Zen 5 (about 15 on a Zen 1).
     public static let defaultBytesPerCorpus = (chinese: 500_000, english: 440_000)
 
     /// The default data's training texts alternate in blocks of this many bytes (whole lines):
