@@ -135,7 +135,9 @@ public enum LabelledData {
             return LabelledExample(label: row.label, text: row.text)
         } catch DecodingError.keyNotFound(let key, _) where key.stringValue == "text" {
             throw fail("no \"text\" string")
-        } catch DecodingError.keyNotFound, DecodingError.dataCorrupted(_) where line.first == "{" && line.last == "}" {
+        } catch DecodingError.keyNotFound {
+            throw fail("no \"label\" string or integer")
+        } catch DecodingError.dataCorrupted(_) where line.first == "{" && line.last == "}" {
             throw fail("no \"label\" string or integer")
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.first?.stringValue == "text" {
             throw fail("no \"text\" string")

@@ -82,7 +82,20 @@ private func gemvAxpys(
             let r0 = m + p * ld + j0, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
             let x0 = SIMD8<Float>(repeating: x[p]), x1 = SIMD8<Float>(repeating: x[p + 1])
             let x2 = SIMD8<Float>(repeating: x[p + 2]), x3 = SIMD8<Float>(repeating: x[p + 3])
+            // 16 lanes at a time (one zmm register in an AVX-512 build), then 8: every element
+            // is the same chain of fused multiply-adds either way.
+            let y0 = SIMD16<Float>(repeating: x[p]), y1 = SIMD16<Float>(repeating: x[p + 1])
+            let y2 = SIMD16<Float>(repeating: x[p + 2]), y3 = SIMD16<Float>(repeating: x[p + 3])
             var j = 0
+            while j + 16 <= vectorWidth {
+                var s = load16(acc + j)
+                s.addProduct(y0, load16(r0 + j))
+                s.addProduct(y1, load16(r1 + j))
+                s.addProduct(y2, load16(r2 + j))
+                s.addProduct(y3, load16(r3 + j))
+                store16(s, acc + j)
+                j += 16
+            }
             while j < vectorWidth {
                 var s = load8(acc + j)
                 s.addProduct(x0, load8(r0 + j))
