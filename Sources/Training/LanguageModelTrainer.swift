@@ -133,7 +133,8 @@ public final class LanguageModelTrainer {
         let b = options.batch, t = options.length
         var inputs = [Int32](repeating: 0, count: b * t)
         var targets = [Int32](repeating: 0, count: b * t)
-        var windowStart = DispatchTime.now().uptimeNanoseconds, windowTokens = 0, rate = 0.0
+        var windowStart = DispatchTime.now().uptimeNanoseconds, windowTokens = 0
+        var rate = 0.0 { didSet { recentTokensPerSecond = rate } }
 
         while progress.step < totalSteps {
             if let budget = options.timeBudget, progress.trainSeconds >= budget {
@@ -254,11 +255,15 @@ public final class LanguageModelTrainer {
         return stop
     }
 
+    /// The training speed over the last second of steps, for the record a stop writes.
+    private var recentTokensPerSecond = 0.0
+
     private func finish(_ outcome: Outcome) throws -> Outcome {
         // A run cut short by its time budget ends with an evaluation too, so that it has a
         // best checkpoint even when the budget ended before the first epoch did.
         if progress.step > 0 && history.last?.step != progress.step {
-            _ = try evaluate(lr: learningRate(step: progress.step) * progress.learningRateScale, tokensPerSecond: 0)
+            _ = try evaluate(lr: learningRate(step: progress.step) * progress.learningRateScale,
+                             tokensPerSecond: recentTokensPerSecond)
         }
         progress.finished = true
         progress.stopReason = outcome.rawValue

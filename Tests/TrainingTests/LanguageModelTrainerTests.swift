@@ -67,6 +67,9 @@ import Text
         #expect(trainer.progress.step < trainer.batcher.batchesPerEpoch)  // stopped inside the first epoch
         let (_, step) = try folder.loadModel(.best, threads: 1)
         #expect(step == trainer.progress.step)
+        // The stop's evaluation records the training speed, not 0.
+        let last = try #require(try MetricsLog.read(path: folder.metricsPath).last)
+        #expect((last.tokensPerSecond ?? 0) > 0, "\(last)")
     }
 
     @Test func aFinishedRunIsNotResumedAndAnExistingRunIsNotOverwritten() throws {
