@@ -239,9 +239,21 @@ func multiplyPanels(
         let jr = tile * microCols
         let cols = min(microCols, nb - jr)
         let bPanel = packB + jr * kb
-        for panel in 0..<panels.count {
+        var panel = 0
+        while panel < panels.count {
+            defer { panel += 1 }
             let ir = panels.start(panel)
             let out = c + ir * ldc + jr
+            #if AVX512_BUILD
+            if panel + 1 < panels.sixes {
+                // Two 6-row panels in one call: 12 zmm accumulators cover the FMA latency.
+                microKernel12x16(out, ldc: ldc, packA + ir * kb, packA + (ir + microRows) * kb, bPanel,
+                                 bStride: microCols, kc: kb, alpha: alpha, beta: beta,
+                                 rows: min(2 * microRows, mb - ir), cols: cols)
+                panel += 1
+                continue
+            }
+            #endif
             if panel < panels.sixes {
                 microKernel6x16(out, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
                                 kc: kb, alpha: alpha, beta: beta,

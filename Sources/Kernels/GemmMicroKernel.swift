@@ -55,33 +55,81 @@ func microKernel6x16(
     _ b: UnsafePointer<Float>, bStride: Int,
     kc: Int, alpha: Float, beta: Float, rows: Int, cols: Int
 ) {
-    var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>()
-    var c3 = SIMD16<Float>(), c4 = SIMD16<Float>(), c5 = SIMD16<Float>()
+    var t = zeroTile
     var ap = a
     var bp = b
     for _ in 0..<kc {
-        let bv = load16(bp)
-        c0.addProduct(SIMD16(repeating: ap[0]), bv)
-        c1.addProduct(SIMD16(repeating: ap[1]), bv)
-        c2.addProduct(SIMD16(repeating: ap[2]), bv)
-        c3.addProduct(SIMD16(repeating: ap[3]), bv)
-        c4.addProduct(SIMD16(repeating: ap[4]), bv)
-        c5.addProduct(SIMD16(repeating: ap[5]), bv)
+        addStep(&t, ap, load16(bp))
         ap += 6
         bp += bStride
     }
-    let va = SIMD16<Float>(repeating: alpha)
     if rows == microRows && cols == microCols {
-        storeRow16(c, c0, va, beta)
-        storeRow16(c + ldc, c1, va, beta)
-        storeRow16(c + 2 * ldc, c2, va, beta)
-        storeRow16(c + 3 * ldc, c3, va, beta)
-        storeRow16(c + 4 * ldc, c4, va, beta)
-        storeRow16(c + 5 * ldc, c5, va, beta)
+        storeTile(c, ldc: ldc, t, alpha: alpha, beta: beta)
         return
     }
-    storeEdgeTile(c, ldc: ldc, (c0, c1, c2, c3, c4, c5), alpha: alpha, beta: beta, rows: rows, cols: cols)
+    storeEdgeTile(c, ldc: ldc, t, alpha: alpha, beta: beta, rows: rows, cols: cols)
 }
+
+/// Row i of the tile += a[i] * bv, for the 6 rows of a packed panel step.
+@inline(__always)
+private func addStep(_ t: inout Tile6x16, _ a: UnsafePointer<Float>, _ bv: SIMD16<Float>) {
+    t.0.addProduct(SIMD16(repeating: a[0]), bv)
+    t.1.addProduct(SIMD16(repeating: a[1]), bv)
+    t.2.addProduct(SIMD16(repeating: a[2]), bv)
+    t.3.addProduct(SIMD16(repeating: a[3]), bv)
+    t.4.addProduct(SIMD16(repeating: a[4]), bv)
+    t.5.addProduct(SIMD16(repeating: a[5]), bv)
+}
+
+/// A full 6x16 tile into C (`storeRow16` per row).
+@inline(__always)
+private func storeTile(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ t: Tile6x16, alpha: Float, beta: Float) {
+    let va = SIMD16<Float>(repeating: alpha)
+    storeRow16(c, t.0, va, beta)
+    storeRow16(c + ldc, t.1, va, beta)
+    storeRow16(c + 2 * ldc, t.2, va, beta)
+    storeRow16(c + 3 * ldc, t.3, va, beta)
+    storeRow16(c + 4 * ldc, t.4, va, beta)
+    storeRow16(c + 5 * ldc, t.5, va, beta)
+}
+
+private let zeroTile: Tile6x16 = (SIMD16(), SIMD16(), SIMD16(), SIMD16(), SIMD16(), SIMD16())
+
+#if AVX512_BUILD
+/// Two consecutive 6-row panels (`a0`, `a1`, each packed as for `microKernel6x16`) against one
+/// B panel: a 12x16 tile, rows <= 12. AVX-512 builds only (12 zmm accumulators; with AVX2 they
+/// would be 24 ymm registers of 16). Six chains covered three quarters of a 4-cycle FMA
+/// latency at two FMAs per cycle; twelve cover it. Each element of C is the same chain of
+/// fused multiply-adds as in `microKernel6x16`, so results do not depend on which ran.
+func microKernel12x16(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int,
+    _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
+    _ b: UnsafePointer<Float>, bStride: Int,
+    kc: Int, alpha: Float, beta: Float, rows: Int, cols: Int
+) {
+    var t = zeroTile, u = zeroTile
+    var ap = a0, aq = a1
+    var bp = b
+    for _ in 0..<kc {
+        let bv = load16(bp)
+        addStep(&t, ap, bv)
+        addStep(&u, aq, bv)
+        ap += 6
+        aq += 6
+        bp += bStride
+    }
+    if rows == 2 * microRows && cols == microCols {
+        storeTile(c, ldc: ldc, t, alpha: alpha, beta: beta)
+        storeTile(c + microRows * ldc, ldc: ldc, u, alpha: alpha, beta: beta)
+        return
+    }
+    storeEdgeTile(c, ldc: ldc, t, alpha: alpha, beta: beta, rows: min(microRows, rows), cols: cols)
+    if rows > microRows {
+        storeEdgeTile(c + microRows * ldc, ldc: ldc, u, alpha: alpha, beta: beta,
+                      rows: rows - microRows, cols: cols)
+    }
+}
+#endif
 
 /// The 4-row version of `microKernel6x16`, for the last rows of a block whose height is not a
 /// multiple of 6 (a batch of 32 rows is 4 x 6 + 2 x 4 instead of 6 x 6 with 4 rows of
