@@ -253,6 +253,13 @@ func multiplyPanels(
                 panel += 1
                 continue
             }
+            if panel >= panels.sixes && panel + 1 < panels.count {
+                microKernel8x16(out, ldc: ldc, packA + ir * kb, packA + (ir + 4) * kb, bPanel,
+                                bStride: microCols, kc: kb, alpha: alpha, beta: beta,
+                                rows: min(8, mb - ir), cols: cols)
+                panel += 1
+                continue
+            }
             #endif
             if panel < panels.sixes {
                 microKernel6x16(out, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
