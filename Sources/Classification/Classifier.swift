@@ -141,10 +141,9 @@ public final class Classifier {
     /// `tokens(_:)` with a caller's encoder, whose piece cache carries over from one text to
     /// the next (one encoder per thread).
     public func tokens(_ text: String, encoder: inout Encoder) throws -> [Int32] {
-        var line = Array(("\n" + (spec.simplifyLinks ? Self.simplified(text) : text)).utf8)
+        let line = Array(("\n" + (spec.simplifyLinks ? Self.simplified(text) : text)).utf8)
         var encoding = Encoding()
-        try line.withUnsafeMutableBufferPointer { try encoder.encode(UnsafeBufferPointer($0), into: &encoding) }
-        line.removeAll()
+        try line.withUnsafeBufferPointer { try encoder.encode($0, into: &encoding) }
         let ids = encoding.ids
         return ids.count > spec.maxTokens ? Array(ids[..<spec.maxTokens]) : ids
     }
@@ -281,6 +280,7 @@ public final class Classifier {
     }
 }
 
-private struct UncheckedSendable<Value>: @unchecked Sendable {
+/// A value handed to worker threads that touch disjoint parts of it.
+struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
 }

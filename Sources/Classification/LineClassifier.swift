@@ -27,22 +27,27 @@ public struct LineClassifier {
     /// break (a trailing carriage return is ignored). Throws only if the model itself fails.
     /// Lines are checked and tokenized on the classifier's threads, in contiguous shares.
     public func classify(_ lines: [[UInt8]]) throws -> [Verdict] {
-        let slots = Slots(count: lines.count)
-        defer { slots.release() }
+        var verdicts = [Verdict](repeating: .noText, count: lines.count)
+        var sequences = [[Int32]?](repeating: nil, count: lines.count)
         let parts = min(classifier.threads, max(1, lines.count / 64))
-        let this = UncheckedSendableBox(value: self)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            var encoder = Encoder(this.value.classifier.tokenizer)
-            for i in lines.count * part / parts..<lines.count * (part + 1) / parts {
-                switch this.value.check(lines[i], encoder: &encoder) {
-                case let .tokens(ids): slots.sequences[i] = ids
-                case let .verdict(verdict): slots.verdicts[i] = verdict
+        verdicts.withUnsafeMutableBufferPointer { v in
+            sequences.withUnsafeMutableBufferPointer { s in
+                // Each share writes only its own lines' slots; concurrentPerform returns when all are done.
+                let shared = UncheckedSendable(value: (self, v, s))
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let (this, verdicts, sequences) = shared.value
+                    var encoder = Encoder(this.classifier.tokenizer)
+                    for i in lines.count * part / parts..<lines.count * (part + 1) / parts {
+                        switch this.check(lines[i], encoder: &encoder) {
+                        case let .tokens(ids): sequences[i] = ids
+                        case let .verdict(verdict): verdicts[i] = verdict
+                        }
+                    }
                 }
             }
         }
-        var verdicts = Array(slots.verdicts)
-        let rows = slots.sequences.indices.filter { slots.sequences[$0] != nil }
-        let probabilities = try classifier.probabilities(rows.map { slots.sequences[$0]! })
+        let rows = sequences.indices.filter { sequences[$0] != nil }
+        let probabilities = try classifier.probabilities(rows.map { sequences[$0]! })
         for (row, p) in zip(rows, probabilities) { verdicts[row] = .probabilities(p) }
         return verdicts
     }
@@ -70,26 +75,4 @@ public struct LineClassifier {
             return .verdict(.error("\(error)"))
         }
     }
-}
-
-/// The results of `classify`'s workers, each writing its own lines' slots.
-private struct Slots: @unchecked Sendable {
-    let verdicts: UnsafeMutableBufferPointer<Verdict>
-    let sequences: UnsafeMutableBufferPointer<[Int32]?>
-
-    init(count: Int) {
-        verdicts = .allocate(capacity: count)
-        verdicts.initialize(repeating: .noText)
-        sequences = .allocate(capacity: count)
-        sequences.initialize(repeating: nil)
-    }
-
-    func release() {
-        verdicts.deinitialize().deallocate()
-        sequences.deinitialize().deallocate()
-    }
-}
-
-private struct UncheckedSendableBox<Value>: @unchecked Sendable {
-    let value: Value
 }

@@ -44,168 +44,152 @@ private func storeRow16(_ row: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>,
 /// One `SIMD16` accumulator per row. Built for AVX2 (x86-64-v3, 16 ymm registers) each is two
 /// ymm registers: 12 accumulators + 2 B vectors + 1 broadcast = 15, and per step of p 2 loads,
 /// 6 broadcasts and 12 FMAs keep both FMA pipes busy. Built for AVX-512 (x86-64-v4, chosen
-/// by Package.swift when the building machine has it) each is one zmm register: 6 FMAs of
-/// twice the width per step, on machines whose FMA units are 512 bits wide (Zen 5) up to
-/// 1.5x the FLOP/s (6 chains for a 4-cycle latency at 2 FMAs per cycle). Either way every
-/// element of C is the same sequence of fused multiply-adds over p, so the two builds give
-/// the same bits.
+/// by Package.swift when the building machine has it) each is one zmm register, and
+/// `multiplyPanels` runs two panels per call instead (`microKernel12x16`). Every element of C
+/// is the same sequence of fused multiply-adds over p in every kernel and build, so they all
+/// give the same bits.
 func microKernel6x16(
     _ c: UnsafeMutablePointer<Float>, ldc: Int,
     _ a: UnsafePointer<Float>,
     _ b: UnsafePointer<Float>, bStride: Int,
     kc: Int, alpha: Float, beta: Float, rows: Int, cols: Int
 ) {
-    var t = zeroTile
-    var ap = a
-    var bp = b
-    for _ in 0..<kc {
-        addStep(&t, ap, load16(bp))
-        ap += 6
-        bp += bStride
-    }
-    if rows == microRows && cols == microCols {
-        storeTile(c, ldc: ldc, t, alpha: alpha, beta: beta)
-        return
-    }
-    storeEdgeTile(c, ldc: ldc, t, alpha: alpha, beta: beta, rows: rows, cols: cols)
+    onePanel(Rows6.self, c, ldc: ldc, a, b, bStride: bStride, kc: kc, alpha: alpha, beta: beta, rows: rows, cols: cols)
 }
-
-/// Row i of the tile += a[i] * bv, for the 6 rows of a packed panel step.
-@inline(__always)
-private func addStep(_ t: inout Tile6x16, _ a: UnsafePointer<Float>, _ bv: SIMD16<Float>) {
-    t.0.addProduct(SIMD16(repeating: a[0]), bv)
-    t.1.addProduct(SIMD16(repeating: a[1]), bv)
-    t.2.addProduct(SIMD16(repeating: a[2]), bv)
-    t.3.addProduct(SIMD16(repeating: a[3]), bv)
-    t.4.addProduct(SIMD16(repeating: a[4]), bv)
-    t.5.addProduct(SIMD16(repeating: a[5]), bv)
-}
-
-/// A full 6x16 tile into C (`storeRow16` per row).
-@inline(__always)
-private func storeTile(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ t: Tile6x16, alpha: Float, beta: Float) {
-    let va = SIMD16<Float>(repeating: alpha)
-    storeRow16(c, t.0, va, beta)
-    storeRow16(c + ldc, t.1, va, beta)
-    storeRow16(c + 2 * ldc, t.2, va, beta)
-    storeRow16(c + 3 * ldc, t.3, va, beta)
-    storeRow16(c + 4 * ldc, t.4, va, beta)
-    storeRow16(c + 5 * ldc, t.5, va, beta)
-}
-
-private let zeroTile: Tile6x16 = (SIMD16(), SIMD16(), SIMD16(), SIMD16(), SIMD16(), SIMD16())
-
-#if AVX512_BUILD
-/// Two consecutive 6-row panels (`a0`, `a1`, each packed as for `microKernel6x16`) against one
-/// B panel: a 12x16 tile, rows <= 12. AVX-512 builds only (12 zmm accumulators; with AVX2 they
-/// would be 24 ymm registers of 16). Six chains covered three quarters of a 4-cycle FMA
-/// latency at two FMAs per cycle; twelve cover it. Each element of C is the same chain of
-/// fused multiply-adds as in `microKernel6x16`, so results do not depend on which ran.
-func microKernel12x16(
-    _ c: UnsafeMutablePointer<Float>, ldc: Int,
-    _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
-    _ b: UnsafePointer<Float>, bStride: Int,
-    kc: Int, alpha: Float, beta: Float, rows: Int, cols: Int
-) {
-    var t = zeroTile, u = zeroTile
-    var ap = a0, aq = a1
-    var bp = b
-    for _ in 0..<kc {
-        let bv = load16(bp)
-        addStep(&t, ap, bv)
-        addStep(&u, aq, bv)
-        ap += 6
-        aq += 6
-        bp += bStride
-    }
-    if rows == 2 * microRows && cols == microCols {
-        storeTile(c, ldc: ldc, t, alpha: alpha, beta: beta)
-        storeTile(c + microRows * ldc, ldc: ldc, u, alpha: alpha, beta: beta)
-        return
-    }
-    storeEdgeTile(c, ldc: ldc, t, alpha: alpha, beta: beta, rows: min(microRows, rows), cols: cols)
-    if rows > microRows {
-        storeEdgeTile(c + microRows * ldc, ldc: ldc, u, alpha: alpha, beta: beta,
-                      rows: rows - microRows, cols: cols)
-    }
-}
-#endif
 
 /// The 4-row version of `microKernel6x16`, for the last rows of a block whose height is not a
 /// multiple of 6 (a batch of 32 rows is 4 x 6 + 2 x 4 instead of 6 x 6 with 4 rows of
 /// padding, 11% of the work). `a` is a packed panel of 4 rows: element (i, p) at
-/// `a[p * 4 + i]`. Each element of C is summed in the same order as by `microKernel6x16`, so
-/// results do not depend on which kernel ran.
+/// `a[p * 4 + i]`.
 func microKernel4x16(
     _ c: UnsafeMutablePointer<Float>, ldc: Int,
     _ a: UnsafePointer<Float>,
     _ b: UnsafePointer<Float>, bStride: Int,
     kc: Int, alpha: Float, beta: Float, rows: Int, cols: Int
 ) {
-    var t = zeroTile4
-    var ap = a
-    var bp = b
-    for _ in 0..<kc {
-        addStep4(&t, ap, load16(bp))
-        ap += 4
-        bp += bStride
-    }
-    storeTile4(c, ldc: ldc, t, alpha: alpha, beta: beta, rows: rows, cols: cols)
+    onePanel(Rows4.self, c, ldc: ldc, a, b, bStride: bStride, kc: kc, alpha: alpha, beta: beta, rows: rows, cols: cols)
 }
 
 #if AVX512_BUILD
-/// Two consecutive 4-row panels against one B panel (an 8x16 tile, rows <= 8): the remainder
-/// rows of a block (a batch of 32 is 12 + 12 + 8) on 8 zmm accumulators instead of twice 4,
-/// which covered half the FMA latency. AVX-512 builds only; the same bits as two 4x16 calls.
+/// Two consecutive 6-row panels (`a0`, `a1`) against one B panel: a 12x16 tile, rows <= 12.
+/// AVX-512 builds only (12 zmm accumulators; with AVX2 they would be 24 ymm registers of 16).
+/// Six chains covered three quarters of a 4-cycle FMA latency at two FMAs per cycle; twelve
+/// cover it.
+func microKernel12x16(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int,
+    _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
+    _ b: UnsafePointer<Float>, bStride: Int,
+    kc: Int, alpha: Float, beta: Float, rows: Int, cols: Int
+) {
+    twoPanels(Rows6.self, c, ldc: ldc, a0, a1, b, bStride: bStride, kc: kc, alpha: alpha, beta: beta,
+              rows: rows, cols: cols)
+}
+
+/// Two consecutive 4-row panels against one B panel (an 8x16 tile, rows <= 8): a block's
+/// remainder rows (a batch of 32 is 12 + 12 + 8) on 8 zmm accumulators instead of twice 4,
+/// which covered half the FMA latency. AVX-512 builds only.
 func microKernel8x16(
     _ c: UnsafeMutablePointer<Float>, ldc: Int,
     _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
     _ b: UnsafePointer<Float>, bStride: Int,
     kc: Int, alpha: Float, beta: Float, rows: Int, cols: Int
 ) {
-    var t = zeroTile4, u = zeroTile4
-    var ap = a0, aq = a1
-    var bp = b
-    for _ in 0..<kc {
-        let bv = load16(bp)
-        addStep4(&t, ap, bv)
-        addStep4(&u, aq, bv)
-        ap += 4
-        aq += 4
-        bp += bStride
-    }
-    storeTile4(c, ldc: ldc, t, alpha: alpha, beta: beta, rows: min(4, rows), cols: cols)
-    if rows > 4 {
-        storeTile4(c + 4 * ldc, ldc: ldc, u, alpha: alpha, beta: beta, rows: rows - 4, cols: cols)
-    }
+    twoPanels(Rows4.self, c, ldc: ldc, a0, a1, b, bStride: bStride, kc: kc, alpha: alpha, beta: beta,
+              rows: rows, cols: cols)
 }
 #endif
 
-private typealias Tile4x16 = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
-private let zeroTile4: Tile4x16 = (SIMD16(), SIMD16(), SIMD16(), SIMD16())
-
-@inline(__always)
-private func addStep4(_ t: inout Tile4x16, _ a: UnsafePointer<Float>, _ bv: SIMD16<Float>) {
-    t.0.addProduct(SIMD16(repeating: a[0]), bv)
-    t.1.addProduct(SIMD16(repeating: a[1]), bv)
-    t.2.addProduct(SIMD16(repeating: a[2]), bv)
-    t.3.addProduct(SIMD16(repeating: a[3]), bv)
+/// The accumulators of one packed A panel of `height` rows against a 16-column B panel: one
+/// `SIMD16` per row.
+private protocol PanelTile {
+    static var height: Int { get }
+    init()
+    /// Row i += a[i] * bv, for one step of p.
+    mutating func add(_ a: UnsafePointer<Float>, _ bv: SIMD16<Float>)
+    /// The tile's rows as the six of an edge tile (rows past `height` zero).
+    var six: Tile6x16 { get }
 }
 
-/// A 4-row tile into C: whole rows by `storeRow16`, an edge tile through `storeEdgeTile`.
+private struct Rows6: PanelTile {
+    var r: Tile6x16 = (SIMD16(), SIMD16(), SIMD16(), SIMD16(), SIMD16(), SIMD16())
+    static var height: Int { 6 }
+    @inline(__always) mutating func add(_ a: UnsafePointer<Float>, _ bv: SIMD16<Float>) {
+        r.0.addProduct(SIMD16(repeating: a[0]), bv)
+        r.1.addProduct(SIMD16(repeating: a[1]), bv)
+        r.2.addProduct(SIMD16(repeating: a[2]), bv)
+        r.3.addProduct(SIMD16(repeating: a[3]), bv)
+        r.4.addProduct(SIMD16(repeating: a[4]), bv)
+        r.5.addProduct(SIMD16(repeating: a[5]), bv)
+    }
+    var six: Tile6x16 { r }
+}
+
+private struct Rows4: PanelTile {
+    var r: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) = (SIMD16(), SIMD16(), SIMD16(), SIMD16())
+    static var height: Int { 4 }
+    @inline(__always) mutating func add(_ a: UnsafePointer<Float>, _ bv: SIMD16<Float>) {
+        r.0.addProduct(SIMD16(repeating: a[0]), bv)
+        r.1.addProduct(SIMD16(repeating: a[1]), bv)
+        r.2.addProduct(SIMD16(repeating: a[2]), bv)
+        r.3.addProduct(SIMD16(repeating: a[3]), bv)
+    }
+    var six: Tile6x16 { (r.0, r.1, r.2, r.3, SIMD16(), SIMD16()) }
+}
+
 @inline(__always)
-private func storeTile4(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ t: Tile4x16, alpha: Float, beta: Float,
-                        rows: Int, cols: Int) {
-    if rows == 4 && cols == microCols {
-        let va = SIMD16<Float>(repeating: alpha)
-        storeRow16(c, t.0, va, beta)
-        storeRow16(c + ldc, t.1, va, beta)
-        storeRow16(c + 2 * ldc, t.2, va, beta)
-        storeRow16(c + 3 * ldc, t.3, va, beta)
+private func onePanel<T: PanelTile>(
+    _: T.Type, _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>,
+    _ b: UnsafePointer<Float>, bStride: Int, kc: Int, alpha: Float, beta: Float, rows: Int, cols: Int
+) {
+    var t = T()
+    var ap = a, bp = b
+    for _ in 0..<kc {
+        t.add(ap, load16(bp))
+        ap += T.height
+        bp += bStride
+    }
+    store(t, c, ldc: ldc, alpha: alpha, beta: beta, rows: rows, cols: cols)
+}
+
+@inline(__always)
+private func twoPanels<T: PanelTile>(
+    _: T.Type, _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
+    _ b: UnsafePointer<Float>, bStride: Int, kc: Int, alpha: Float, beta: Float, rows: Int, cols: Int
+) {
+    var t = T(), u = T()
+    var ap = a0, aq = a1, bp = b
+    for _ in 0..<kc {
+        let bv = load16(bp)
+        t.add(ap, bv)
+        u.add(aq, bv)
+        ap += T.height
+        aq += T.height
+        bp += bStride
+    }
+    store(t, c, ldc: ldc, alpha: alpha, beta: beta, rows: min(T.height, rows), cols: cols)
+    if rows > T.height {
+        store(u, c + T.height * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows - T.height, cols: cols)
+    }
+}
+
+/// A tile into C: whole rows by `storeRow16`, a partial tile through `storeEdgeTile`.
+@inline(__always)
+private func store<T: PanelTile>(_ t: T, _ c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
+                                 rows: Int, cols: Int) {
+    let r = t.six
+    guard rows == T.height && cols == microCols else {
+        storeEdgeTile(c, ldc: ldc, r, alpha: alpha, beta: beta, rows: rows, cols: cols)
         return
     }
-    let zero = SIMD16<Float>()
-    storeEdgeTile(c, ldc: ldc, (t.0, t.1, t.2, t.3, zero, zero), alpha: alpha, beta: beta, rows: rows, cols: cols)
+    let va = SIMD16<Float>(repeating: alpha)
+    storeRow16(c, r.0, va, beta)
+    storeRow16(c + ldc, r.1, va, beta)
+    storeRow16(c + 2 * ldc, r.2, va, beta)
+    storeRow16(c + 3 * ldc, r.3, va, beta)
+    if T.height == 6 {
+        storeRow16(c + 4 * ldc, r.4, va, beta)
+        storeRow16(c + 5 * ldc, r.5, va, beta)
+    }
 }
 
 typealias Tile6x16 = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)

@@ -65,9 +65,7 @@ extension Model {
         }
         reserveInference(batch: batch, steps: steps)
         let run = inference!
-        for b in 0..<batch {
-            for t in 0..<steps { run.ids[t * batch + b] = tokens[b * steps + t] }
-        }
+        Self.timeMajor(tokens, into: run.ids, batch: batch, steps: steps)
         let ids = UnsafePointer(run.ids.baseAddress!)
         var x = UnsafeMutablePointer(run.embedded)
         if !run.fromGateTable { try embedding.forward(run.embedded, ids, n: batch * steps) }

@@ -200,9 +200,7 @@ public final class Model<Scalar: NetworkScalar> {
                 "forward: B=\(batch) T=\(steps) needs \(batch * steps) targets, got \(targets.count)")
         }
         let run = try start(tokens: tokens, batch: batch, steps: steps, withHead: true)
-        for b in 0..<batch {
-            for t in 0..<steps { run.targets[t * batch + b] = targets[b * steps + t] }
-        }
+        Self.timeMajor(targets, into: run.targets, batch: batch, steps: steps)
         let x = try runLayers(run)
         head.forward(run.headCache, x, workspace: workspace)
         let loss = try head.loss(run.headCache, run.targets.baseAddress!, workspace: workspace)
@@ -234,10 +232,15 @@ public final class Model<Scalar: NetworkScalar> {
         }
         let run = run(batch: batch, steps: steps, withHead: withHead)
         run.backwardFrom = .none
-        for b in 0..<batch {
-            for t in 0..<steps { run.ids[t * batch + b] = tokens[b * steps + t] }
-        }
+        Self.timeMajor(tokens, into: run.ids, batch: batch, steps: steps)
         return run
+    }
+
+    /// Batch-major (B, T) ids as time-major (T, B): row t*B + b.
+    static func timeMajor(_ ids: [Int32], into out: UnsafeMutableBufferPointer<Int32>, batch: Int, steps: Int) {
+        for b in 0..<batch {
+            for t in 0..<steps { out[t * batch + b] = ids[b * steps + t] }
+        }
     }
 
     /// Embedding -> dropout -> [layer -> dropout]*; returns what the head reads.

@@ -134,7 +134,7 @@ public final class LanguageModelTrainer {
         var inputs = [Int32](repeating: 0, count: b * t)
         var targets = [Int32](repeating: 0, count: b * t)
         var windowStart = DispatchTime.now().uptimeNanoseconds, windowTokens = 0
-        var rate = 0.0 { didSet { recentTokensPerSecond = rate } }
+        recentTokensPerSecond = 0
 
         while progress.step < totalSteps {
             if let budget = options.timeBudget, progress.trainSeconds >= budget {
@@ -171,20 +171,20 @@ public final class LanguageModelTrainer {
             let now = DispatchTime.now().uptimeNanoseconds
             progress.trainSeconds += Double(now - started) * 1e-9
             windowTokens += b * t
-            if now - windowStart > 1_000_000_000 || rate == 0 {
-                rate = Double(windowTokens) / (Double(now - windowStart) * 1e-9)
+            if now - windowStart > 1_000_000_000 || recentTokensPerSecond == 0 {
+                recentTokensPerSecond = Double(windowTokens) / (Double(now - windowStart) * 1e-9)
                 windowStart = now
                 windowTokens = 0
             }
             onStep?(StepReport(step: progress.step, totalSteps: totalSteps,
                                epoch: Double(progress.step) / Double(batcher.batchesPerEpoch), loss: loss,
-                               learningRate: lr, tokensPerSecond: rate, trainSeconds: progress.trainSeconds,
+                               learningRate: lr, tokensPerSecond: recentTokensPerSecond, trainSeconds: progress.trainSeconds,
                                timeBudget: options.timeBudget))
 
             let endOfEpoch = k == batcher.batchesPerEpoch - 1
             let scheduled = options.evaluateEvery.map { progress.step % $0 == 0 } ?? false
             if endOfEpoch || scheduled || progress.step == totalSteps {
-                if try evaluate(lr: lr, tokensPerSecond: rate) { return try finish(.earlyStopped) }
+                if try evaluate(lr: lr, tokensPerSecond: recentTokensPerSecond) { return try finish(.earlyStopped) }
                 windowStart = DispatchTime.now().uptimeNanoseconds
                 windowTokens = 0
             }
