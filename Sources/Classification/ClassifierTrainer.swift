@@ -14,6 +14,9 @@ import Training
 /// them to the folder, logs every validation to `metrics.jsonl`, and stops after `patience`
 /// validations without improvement.
 ///
+/// With `averageDecay` above 0, validation scores (and the folder keeps) a moving average of
+/// the weights (`WeightAverage`) rather than the last step's.
+///
 /// With `clauseWeight` above 0, every epoch also trains on each clause (`Clauses`) of every
 /// training text of two or more, labelled as its text, its loss scaled by that weight.
 ///
@@ -50,6 +53,7 @@ public final class ClassifierTrainer {
     private let headOptimizer: AdamW
     private var rng: SplitMix64
     private var snapshot: (encoder: [Float], head: [Float])
+    private var average: WeightAverage?
 
     struct Encoded {
         let ids: [Int32]
@@ -128,6 +132,14 @@ public final class ClassifierTrainer {
         headOptimizer = AdamW(count: head.values.count, settings: settings, decay: [head.tensors[0].range])
         rng = SplitMix64(seed: options.seed)
         snapshot = (Array(model.parameters.values), Array(head.values))
+        if options.averageDecay > 0 {
+            average = WeightAverage(decay: options.averageDecay, weights: weights)
+        }
+    }
+
+    /// Every trained value: the encoder's, then the head's.
+    private var weights: [UnsafeMutableBufferPointer<Float>] {
+        [classifier.model.parameters.values, classifier.head.values]
     }
 
     /// The lowest parameter group that trains in `epoch` (0-based): `groupCount` means none
@@ -182,6 +194,7 @@ public final class ClassifierTrainer {
                                                    UnsafeBufferPointer(rebasing: model.parameters.gradients[range]),
                                                    lr: groupRate, workspace: model.workspace)
                     }
+                    average?.update(step: step + 1, weights: weights)
                     lossSum += loss
                     lossCount += 1
                 } else {
@@ -231,6 +244,21 @@ public final class ClassifierTrainer {
     /// best macro F1 (ties: lower loss). Returns whether they did.
     private func evaluate(step: Int, epoch: Double, trainLoss: Double?, lowest: Int, trainSeconds: Double,
                           seconds: Double) throws -> Bool {
+        guard average != nil else {
+            return try evaluateWeights(step: step, epoch: epoch, trainLoss: trainLoss, lowest: lowest,
+                                       trainSeconds: trainSeconds, seconds: seconds)
+        }
+        defer { classifier.weightsChanged() }
+        return try average!.withAverage(in: weights) {
+            classifier.weightsChanged()
+            return try evaluateWeights(step: step, epoch: epoch, trainLoss: trainLoss, lowest: lowest,
+                                       trainSeconds: trainSeconds, seconds: seconds)
+        }
+    }
+
+    /// `evaluate` on the weights in place.
+    private func evaluateWeights(step: Int, epoch: Double, trainLoss: Double?, lowest: Int, trainSeconds: Double,
+                                 seconds: Double) throws -> Bool {
         let result = try ClassifierEvaluation.evaluate(classifier, sequences: validation.map(\.ids),
                                                        gold: validation.map(\.label))
         let report = result.report, loss = result.loss

@@ -1,4 +1,4 @@
-/// The settings of a classifier's training, stored as `training.json` in its folder.
+/// The settings of a classifier's training.
 public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
     public var epochs = 6
     /// Texts per step.
@@ -26,6 +26,10 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
     /// Each epoch also trains on every clause of each text of two or more, labelled as its
     /// text, its loss scaled by this (0: whole texts only); see `Clauses`.
     public var clauseWeight: Float = 0.2
+    /// Validate and keep an exponential moving average of the weights (Polyak averaging)
+    /// instead of the weights themselves: the average's horizon is about 1 / (1 - decay)
+    /// steps (0: off).
+    public var averageDecay: Float = 0
     public var seed: UInt64 = 1
 
     public init() {}
@@ -34,7 +38,7 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
         case epochs, batch, learningRate = "learning_rate", layerFactor = "layer_factor"
         case unfreezeEpochs = "unfreeze_epochs", warmupFraction = "warmup_fraction"
         case weightDecay = "weight_decay", clip, balanceClasses = "balance_classes", patience
-        case evaluateEvery = "evaluate_every", clauseWeight = "clause_weight", seed
+        case evaluateEvery = "evaluate_every", clauseWeight = "clause_weight", averageDecay = "average_decay", seed
     }
 
     /// Throws `ClassificationError.data` naming the first setting out of range.
@@ -48,6 +52,7 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
         guard warmupFraction >= 0, warmupFraction < 1 else { throw fail("the warm-up share must be in [0, 1)") }
         guard weightDecay >= 0, clip >= 0 else { throw fail("weight decay and clip must be at least 0") }
         guard clauseWeight >= 0, clauseWeight.isFinite else { throw fail("--clause-weight must be at least 0") }
+        guard averageDecay >= 0, averageDecay < 1 else { throw fail("--average-decay must be in [0, 1)") }
         guard patience >= 1 else { throw fail("--patience must be at least 1") }
         if let evaluateEvery, evaluateEvery < 1 { throw fail("--eval-every must be at least 1") }
     }

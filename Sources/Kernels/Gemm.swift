@@ -45,6 +45,9 @@ public final class GemmWorkspace {
     let pool: AnyObject?
     let packedA: UnsafeMutablePointer<Float>  // (threads, packASize)
     let packedB: UnsafeMutablePointer<Float>  // (threads, blockK * blockN)
+    /// One-thread workspaces on each thread's share of the buffers (see `forEachTask`); empty
+    /// for one thread and in the lanes themselves, which do not own their buffers.
+    let lanes: [GemmWorkspace]
 
     /// - Parameter threads: worker count; `nil` uses every online core.
     public init(threads: Int? = nil) {
@@ -57,14 +60,31 @@ public final class GemmWorkspace {
         } else {
             pool = nil
         }
+        let (a, b) = (packedA, packedB)
+        lanes = self.threads == 1 ? [] : (0..<self.threads).map {
+            GemmWorkspace(lanePackedA: a + $0 * packASize, packedB: b + $0 * blockK * blockN)
+        }
     }
+
+    private init(lanePackedA: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>) {
+        threads = 1
+        pool = nil
+        packedA = lanePackedA
+        self.packedB = packedB
+        lanes = []
+        isLane = true
+    }
+
+    private var isLane = false
 
     deinit {
         if #available(macOS 15.0, *), let pool {
             unsafeDowncast(pool, to: WorkerPool.self).stop()
         }
-        UnsafeMutableRawPointer(packedA).deallocate()
-        UnsafeMutableRawPointer(packedB).deallocate()
+        if !isLane {
+            UnsafeMutableRawPointer(packedA).deallocate()
+            UnsafeMutableRawPointer(packedB).deallocate()
+        }
     }
 
     private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {

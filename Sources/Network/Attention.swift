@@ -49,41 +49,29 @@ struct AttentionLayer<Scalar: NetworkScalar> {
         let out: UnsafeMutablePointer<Scalar>    // (T, B, C) the layer's output
         let dln: UnsafeMutablePointer<Scalar>    // (T, B, C)
         let dqkv: UnsafeMutablePointer<Scalar>   // (T, B, 3C)
-        let datt: UnsafeMutablePointer<Scalar>   // (T, T) one head at a time
+        let datt: UnsafeMutablePointer<Scalar>   // (threads, T, T) one head at a time per thread
         let dy: UnsafeMutablePointer<Scalar>     // (T, B, C)
     }
 
-    func makeCache(acts arena: Arena<Scalar>, grads: Arena<Scalar>, batch: Int, steps: Int) -> Cache {
+    /// `threads`: those of the workspace the layer will run on.
+    func makeCache(acts arena: Arena<Scalar>, grads: Arena<Scalar>, batch: Int, steps: Int, threads: Int) -> Cache {
         let n = batch * steps, c = width
         return Cache(batch: batch, steps: steps,
                      ln: arena.take(n * c), mean: arena.take(n), rstd: arena.take(n),
                      qkv: arena.take(n * 3 * c), att: arena.take(batch * heads * steps * steps),
                      y: arena.take(n * c), out: arena.take(n * c),
                      dln: grads.take(n * c), dqkv: grads.take(n * 3 * c),
-                     datt: grads.take(steps * steps), dy: grads.take(n * c))
+                     datt: grads.take(threads * steps * steps), dy: grads.take(n * c))
     }
 
     /// cache.out (T, B, C) = x + proj(attention(norm(x))) for x (T, B, C). Allocates nothing.
     func forward(_ cache: Cache, _ x: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
-        let b = cache.batch, t = cache.steps, n = b * t, c = width, d = headSize
+        let b = cache.batch, n = b * cache.steps, c = width
         Scalar.layerNormForward(cache.ln, cache.mean, cache.rstd, x, normW, normB, n: n, c: c)
         Scalar.broadcastRows(cache.qkv, qkvB, rows: n, cols: 3 * c, workspace: workspace)
         Scalar.gemm(cache.qkv, ldc: 3 * c, cache.ln, lda: c, transA: .none, qkvW, ldb: c,
                     transB: .transpose, m: n, n: 3 * c, k: c, alpha: 1, beta: 1, workspace: workspace)
-        let ld = b * 3 * c  // row stride of one sequence's q (or k, v) in time-major qkv
-        for bi in 0..<b {
-            for h in 0..<heads {
-                let q = cache.qkv + bi * 3 * c + h * d, k = q + c, v = q + 2 * c
-                let a = cache.att + (bi * heads + h) * t * t
-                // All T x T scores, future ones included: the masked half is never read.
-                Scalar.gemm(a, ldc: t, q, lda: ld, transA: .none, k, ldb: ld, transB: .transpose,
-                            m: t, n: t, k: d, alpha: 1, beta: 0, workspace: workspace)
-                Scalar.causalSoftmaxForward(a, a, rows: t, cols: t, offset: 0, scale: scale)
-                Scalar.gemm(cache.y + bi * c + h * d, ldc: b * c, a, lda: t, transA: .none,
-                            v, ldb: ld, transB: .none, m: t, n: d, k: t, alpha: 1, beta: 0,
-                            workspace: workspace)
-            }
-        }
+        workspace.forEachTask(b * heads, HeadsForward(layer: self, cache: cache))
         cache.out.update(from: x, count: n * c)
         for r in 0..<n { Scalar.axpy(cache.out + r * c, alpha: 1, projB, count: c) }
         Scalar.gemm(cache.out, ldc: c, cache.y, lda: c, transA: .none, projW, ldb: c,
@@ -94,31 +82,13 @@ struct AttentionLayer<Scalar: NetworkScalar> {
     /// x is the forward's input. Allocates nothing.
     func backward(_ dx: UnsafeMutablePointer<Scalar>, _ cache: Cache, _ dout: UnsafePointer<Scalar>,
                   _ x: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
-        let b = cache.batch, t = cache.steps, n = b * t, c = width, d = headSize
+        let b = cache.batch, n = b * cache.steps, c = width
         Scalar.gemm(cache.dy, ldc: c, dout, lda: c, transA: .none, projW, ldb: c, transB: .none,
                     m: n, n: c, k: c, alpha: 1, beta: 0, workspace: workspace)
         Scalar.gemm(dprojW, ldc: c, dout, lda: c, transA: .transpose, cache.y, ldb: c,
                     transB: .none, m: c, n: c, k: n, alpha: 1, beta: 1, workspace: workspace)
         Scalar.addColumnSums(dprojB, dout, rows: n, cols: c, workspace: workspace)
-        let ld = b * 3 * c
-        for bi in 0..<b {
-            for h in 0..<heads {
-                let q = cache.qkv + bi * 3 * c + h * d, k = q + c, v = q + 2 * c
-                let dq = cache.dqkv + bi * 3 * c + h * d, dk = dq + c, dv = dq + 2 * c
-                let a = cache.att + (bi * heads + h) * t * t
-                let dyh = cache.dy + bi * c + h * d
-                Scalar.gemm(cache.datt, ldc: t, dyh, lda: b * c, transA: .none, v, ldb: ld,
-                            transB: .transpose, m: t, n: t, k: d, alpha: 1, beta: 0, workspace: workspace)
-                Scalar.gemm(dv, ldc: ld, a, lda: t, transA: .transpose, dyh, ldb: b * c,
-                            transB: .none, m: t, n: d, k: t, alpha: 1, beta: 0, workspace: workspace)
-                Scalar.causalSoftmaxBackward(cache.datt, cache.datt, a, rows: t, cols: t, offset: 0,
-                                             scale: scale)
-                Scalar.gemm(dq, ldc: ld, cache.datt, lda: t, transA: .none, k, ldb: ld,
-                            transB: .none, m: t, n: d, k: t, alpha: 1, beta: 0, workspace: workspace)
-                Scalar.gemm(dk, ldc: ld, cache.datt, lda: t, transA: .transpose, q, ldb: ld,
-                            transB: .none, m: t, n: d, k: t, alpha: 1, beta: 0, workspace: workspace)
-            }
-        }
+        workspace.forEachTask(b * heads, HeadsBackward(layer: self, cache: cache))
         Scalar.gemm(dqkvW, ldc: c, cache.dqkv, lda: 3 * c, transA: .transpose, cache.ln, ldb: c,
                     transB: .none, m: 3 * c, n: c, k: n, alpha: 1, beta: 1, workspace: workspace)
         Scalar.addColumnSums(dqkvB, cache.dqkv, rows: n, cols: 3 * c, workspace: workspace)

@@ -157,7 +157,9 @@ public final class Model<Scalar: NetworkScalar> {
                      return nil
                  },
                  model.layers.map { layer -> AttentionLayer<Scalar>.Cache? in
-                     if case let .attention(l) = layer { return l.makeCache(acts: a, grads: a, batch: batch, steps: steps) }
+                     if case let .attention(l) = layer {
+                         return l.makeCache(acts: a, grads: a, batch: batch, steps: steps, threads: model.workspace.threads)
+                     }
                      return nil
                  },
                  model.head.makeCache(acts: a, grads: a, rows: withHead ? n : 0))

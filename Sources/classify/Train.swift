@@ -98,6 +98,8 @@ struct Train: ParsableCommand {
     var evalEvery: Int?
     @Option(help: "Each epoch also trains on every clause of each text that has two or more, labelled as its text, at this loss weight (0: whole texts only).")
     var clauseWeight: Float = 0.2
+    @Option(help: "Validate and keep a moving average of the weights with this decay per step (0: the last step's weights).")
+    var averageDecay: Float = 0
     @Option(help: "Random seed (initialization, dropout, batches).")
     var seed: UInt64 = 1
     @Option(help: "Threads (default: all cores).")
@@ -167,6 +169,7 @@ struct Train: ParsableCommand {
             options.patience = patience
             options.evaluateEvery = evalEvery
             options.clauseWeight = clauseWeight
+            options.averageDecay = averageDecay
             options.seed = seed
             let trainer = try ClassifierTrainer(classifier: classifier, train: trainSet, validation: validSet,
                                                 options: options, folder: folder, pretrained: lm != nil)

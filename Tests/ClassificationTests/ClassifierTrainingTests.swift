@@ -48,11 +48,13 @@ private func temporaryFolder() throws -> String {
     return path
 }
 
-private func train(seed: UInt64 = 1, ngramBuckets: Int = 0) throws -> (ClassifierTrainer, ClassifierFolder) {
+private func train(seed: UInt64 = 1, ngramBuckets: Int = 0, averageDecay: Float = 0) throws -> (ClassifierTrainer, ClassifierFolder) {
     let folder = ClassifierFolder(path: try temporaryFolder())
     let classifier = try Sentiment.classifier(seed: seed, ngramBuckets: ngramBuckets)
+    var options = Sentiment.options()
+    options.averageDecay = averageDecay
     let trainer = try ClassifierTrainer(classifier: classifier, train: Sentiment.examples(repeats: 4),
-                                        validation: Sentiment.examples(repeats: 1), options: Sentiment.options(),
+                                        validation: Sentiment.examples(repeats: 1), options: options,
                                         folder: folder, pretrained: false)
     _ = try trainer.run()
     return (trainer, folder)
@@ -83,6 +85,34 @@ func learnsASeparableSetPerfectlyAndRepeatably(ngramBuckets: Int) throws {
         #expect(abs(p.reduce(0, +) - 1) < 1e-5)
         #expect(p.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
+}
+
+/// With weight averaging, validation sees (and the folder keeps) the average, not the last
+/// step's weights, and training goes on from the weights themselves.
+@Test func withWeightAveragingTheAverageIsValidatedAndKept() throws {
+    let (plain, _) = try train(ngramBuckets: 256)
+    let (averaged, folder) = try train(ngramBuckets: 256, averageDecay: 0.9)
+    #expect(averaged.best?.accuracy == 1)
+    #expect(Array(averaged.classifier.model.parameters.values) != Array(plain.classifier.model.parameters.values))
+    let texts = try Sentiment.negative.map { try averaged.classifier.tokens($0) }
+    #expect(try folder.load(threads: 1).probabilities(texts) == (try averaged.classifier.probabilities(texts)))
+}
+
+@Test func aWeightAverageFollowsTheWeightsEveryIntervalAndPutsThemBack() {
+    let weights = UnsafeMutableBufferPointer<Float>.allocate(capacity: 3)
+    defer { weights.deallocate() }
+    _ = weights.initialize(from: [1, 2, 3])
+    var average = WeightAverage(decay: 0.99, weights: [weights])
+    _ = weights.update(fromContentsOf: [5, 6, 7])
+    for step in 1..<average.interval { average.update(step: step, weights: [weights]) }
+    #expect(average.withAverage(in: [weights]) { Array(weights) } == [1, 2, 3], "no update before the interval")
+    #expect(Array(weights) == [5, 6, 7], "the weights are put back")
+    // The first update's decay is 2/11 (warm-up), below 0.99^8: 1 + (9/11) * 4.
+    average.update(step: average.interval, weights: [weights])
+    let first = average.withAverage(in: [weights]) { Array(weights) }
+    #expect(abs(first[0] - (1 + 4 * 9 / 11)) < 1e-6 && abs(first[2] - (3 + 4 * 9 / 11)) < 1e-6)
+    for step in 2...200 { average.update(step: step * average.interval, weights: [weights]) }
+    #expect(average.withAverage(in: [weights]) { Array(weights) }.elementsEqual([5, 6, 7]) { abs($0 - $1) < 1e-5 })
 }
 
 @Test func everyEpochAlsoTrainsOnTheClausesOfEachLongerText() throws {

@@ -13,7 +13,7 @@ private func decodeMatchesFull<S: NetworkScalar>(_: S.Type, batch b: Int, steps 
     store.initialize(seed: 21)
     let layer = AttentionLayer(store: store, prefix: "attn0", width: c, heads: heads)
     let (arena, (cache, decode)) = Arena<S>.build { a in
-        (layer.makeCache(acts: a, grads: a, batch: b, steps: t),
+        (layer.makeCache(acts: a, grads: a, batch: b, steps: t, threads: 1),
          layer.makeDecodeCache(a, batch: b, capacity: t + 3))
     }
     defer { withExtendedLifetime(arena) {} }
@@ -43,7 +43,7 @@ func attentionDecodeEqualsFullForward(batch: Int, steps: Int, width: Int, heads:
     let store = try ParameterStore<Double>(config: config)
     store.initialize(seed: 4)
     let layer = AttentionLayer(store: store, prefix: "attn0", width: c, heads: 2)
-    let (arena, cache) = Arena<Double>.build { a in layer.makeCache(acts: a, grads: a, batch: b, steps: t) }
+    let (arena, cache) = Arena<Double>.build { a in layer.makeCache(acts: a, grads: a, batch: b, steps: t, threads: 1) }
     defer { withExtendedLifetime(arena) {} }
     var x: [Double] = randomValues(t * b * c, seed: 1)
     layer.forward(cache, x, workspace: workspace)

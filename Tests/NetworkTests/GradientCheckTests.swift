@@ -56,7 +56,11 @@ private func weighted(_ out: UnsafePointer<Double>, _ w: [Double]) -> Double {
     print("gradient check LSTM layer:", report.joined(separator: ", "))
 }
 
-@Test func attentionLayerGradients() throws {
+/// On one thread and on three: the (sequence, head) tasks run on the workspace's threads, each
+/// with its own scratch for the attention gradient.
+@Test(arguments: [1, 3])
+func attentionLayerGradients(threads: Int) throws {
+    let workspace = GemmWorkspace(threads: threads)
     let (b, t, c, heads) = (2, 5, 6, 2)
     let config = ModelConfig(vocabularySize: 2, embeddingSize: c, layers: [.attention(heads: heads)])
     let store = try ParameterStore<Double>(config: config)
@@ -67,7 +71,9 @@ private func weighted(_ out: UnsafePointer<Double>, _ w: [Double]) -> Double {
         for j in 0..<c { store.value(name)[j] += values[j] }
     }
     let layer = AttentionLayer(store: store, prefix: "attn0", width: c, heads: heads)
-    let (arena, cache) = Arena<Double>.build { a in layer.makeCache(acts: a, grads: a, batch: b, steps: t) }
+    let (arena, cache) = Arena<Double>.build { a in
+        layer.makeCache(acts: a, grads: a, batch: b, steps: t, threads: threads)
+    }
     defer { withExtendedLifetime(arena) {} }
     var x: [Double] = randomValues(t * b * c, seed: 1, scale: 2)
     let w: [Double] = randomValues(t * b * c, seed: 4)
@@ -93,7 +99,7 @@ private func weighted(_ out: UnsafePointer<Double>, _ w: [Double]) -> Double {
     }
     report.append("x \(errX)")
     #expect(errX < 1e-6)
-    print("gradient check attention layer:", report.joined(separator: ", "))
+    print("gradient check attention layer, \(threads) threads:", report.joined(separator: ", "))
 }
 
 /// The whole model's loss against every parameter tensor (embedding, LSTM and attention
