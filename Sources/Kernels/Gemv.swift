@@ -1,9 +1,12 @@
 // Vector-matrix products: the M == 1 (and N == 1) case of `gemm`, which an LSTM step hits
 // when decoding one sequence at a time.
 
-/// Vector-matrix products over a matrix smaller than this (4 MiB) run on one thread: they
-/// take tens of microseconds, and waking a second worker costs more than it saves.
-let gemvParallelThreshold = 1 << 20
+/// Vector-matrix products over a matrix smaller than this (512 KiB) run on one thread: they
+/// take a few microseconds, about what handing half to a worker costs. At 4 MiB, the LSTM
+/// decoding step's 256 x 1024 product (1 MiB, 12 us) stayed on one thread: split, it runs
+/// 1.9x faster (`kernelbench gemm 2 1 1024 256`, AVX2 build, Zen 5), and batch-1 decoding of
+/// trainbench's configuration a went from 8.5-10.9k to 12.8-15.6k tokens/s on two threads.
+let gemvParallelThreshold = 1 << 17
 
 @inline(__always)
 private func storeOut(_ y: UnsafeMutablePointer<Float>, _ value: Float, alpha: Float, beta: Float) {
