@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What `tokenize` does with a stream: encode (or decode) it line by line, in order,
 /// with the lines of each batch spread over the threads, and count what it did.
@@ -96,38 +97,33 @@ public struct LineTokenizer {
         if format == .words && segmenters.isEmpty {
             segmenters = try (0..<threads).map { _ in try WordSegmenter() }
         }
-        let parts = min(threads, max(1, batch.count / 64))
+        // More chunks than threads, claimed as the threads get to them: with one share per
+        // thread, a worker that woke late left its whole share to the caller, which ran both
+        // (2-thread runs that used one core; the same bench gave 1.23x or 1.8x).
+        let threadCount = min(threads, max(1, batch.count / 64))
+        let chunks = threadCount == 1 ? 1 : min(batch.count / 64, threadCount * 8)
         let normalizedBefore = encoders.reduce(0) { $0 + $1.encoder.normalizedInputs }
         let segmenters = self.segmenters
-        var results = [Result<(out: [UInt8], chars: Int, tokens: Int), Error>](repeating: .success(([], 0, 0)), count: parts)
+        var results = [Result<(out: [UInt8], chars: Int, tokens: Int), Error>](repeating: .success(([], 0, 0)), count: chunks)
         let format = self.format, allowSpecial = self.allowSpecial, vocabulary = tokenizer.vocabulary
         let printed = self.printed
+        let nextChunk = Atomic<Int>(0)
         encoders.withUnsafeMutableBufferPointer { encoders in
             results.withUnsafeMutableBufferPointer { results in
                 let e = encoders.baseAddress!, r = results.baseAddress!
-                parallelFor(parts) { part in
-                    let lines = Self.share(of: batch, part: part, parts: parts)
-                    r[part] = Result {
-                        var out: [UInt8] = []
-                        var encoding = Encoding()
-                        var chars = 0, tokens = 0
-                        try batch.bytes.withUnsafeBufferPointer { all in
-                            for k in lines {
-                                try batch.checkLine(k)
-                                let line = UnsafeBufferPointer(rebasing: all[batch.lineStarts[k]..<batch.lineEnds[k]])
-                                encoding.removeAll()
-                                chars += Self.countScalars(line)
-                                if format == .words {
-                                    try Self.formatWords(line, segmenters[part], into: &out)
-                                    continue
-                                }
-                                try e[part].encoder.encode(line, allowSpecial: allowSpecial, validated: true, into: &encoding)
-                                tokens += encoding.count
-                                Self.format(encoding, line: batch.firstLine + k, format: format, vocabulary: vocabulary,
-                                            printed: printed, into: &out)
-                            }
+                parallelFor(threadCount) { thread in
+                    let segmenter = segmenters.isEmpty ? nil : segmenters[thread]
+                    while true {
+                        let chunk = nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
+                        if chunk >= chunks { return }
+                        do {
+                            r[chunk] = .success(try Self.encode(
+                                Self.share(of: batch, part: chunk, parts: chunks), of: batch, encoder: &e[thread].encoder,
+                                segmenter: segmenter, format: format, allowSpecial: allowSpecial,
+                                vocabulary: vocabulary, printed: printed))
+                        } catch {
+                            r[chunk] = .failure(error)
                         }
-                        return (out, chars, tokens)
                     }
                 }
             }
@@ -142,6 +138,35 @@ public struct LineTokenizer {
         statistics.bytes += batch.lineBytes
         statistics.normalizedLines += encoders.reduce(0) { $0 + $1.encoder.normalizedInputs } - normalizedBefore
         return out
+    }
+
+    /// Encodes (or segments) `lines` of `batch` and formats them: the output, characters, tokens.
+    // Not inlined: inlined into the chunk loop, the encoder was copied (with its piece cache) for
+    // every line, which made encoding 1.7x slower.
+    @inline(never)
+    private static func encode(_ lines: Range<Int>, of batch: LineReader.Batch, encoder: inout Encoder,
+                               segmenter: WordSegmenter?, format: Format, allowSpecial: Bool,
+                               vocabulary: Vocabulary, printed: PrintedTokens) throws -> (out: [UInt8], chars: Int, tokens: Int) {
+        var out: [UInt8] = []
+        var encoding = Encoding()
+        var chars = 0, tokens = 0
+        try batch.bytes.withUnsafeBufferPointer { all in
+            for k in lines {
+                try batch.checkLine(k)
+                let line = UnsafeBufferPointer(rebasing: all[batch.lineStarts[k]..<batch.lineEnds[k]])
+                encoding.removeAll()
+                chars += countScalars(line)
+                if format == .words, let segmenter {
+                    try formatWords(line, segmenter, into: &out)
+                    continue
+                }
+                try encoder.encode(line, allowSpecial: allowSpecial, validated: true, into: &encoding)
+                tokens += encoding.count
+                Self.format(encoding, line: batch.firstLine + k, format: format, vocabulary: vocabulary,
+                            printed: printed, into: &out)
+            }
+        }
+        return (out, chars, tokens)
     }
 
     private static func formatWords(_ line: UnsafeBufferPointer<UInt8>, _ segmenter: WordSegmenter,
@@ -198,8 +223,8 @@ public struct LineTokenizer {
         return out
     }
 
-    /// The lines of `batch` that thread `part` of `parts` encodes: equal shares of bytes,
-    /// not of lines (Chinese lines range from a few characters to whole paragraphs).
+    /// The lines of chunk `part` of `parts` of `batch`: equal shares of bytes, not of lines
+    /// (Chinese lines range from a few characters to whole paragraphs).
     static func share(of batch: LineReader.Batch, part: Int, parts: Int) -> Range<Int> {
         func firstLine(atByte target: Int) -> Int {
             var lo = 0, hi = batch.count  // first line whose start is at or after `target`
