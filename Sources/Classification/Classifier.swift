@@ -138,6 +138,13 @@ public final class Classifier {
         return try tokens(text, encoder: &encoder)
     }
 
+    /// `tokens(_:)` of every text, with one encoder: its piece cache carries over, and a fresh
+    /// encoder per text cost its allocations each time.
+    public func tokens(_ texts: [String]) throws -> [[Int32]] {
+        var encoder = Encoder(tokenizer)
+        return try texts.map { try tokens($0, encoder: &encoder) }
+    }
+
     /// `tokens(_:)` with a caller's encoder, whose piece cache carries over from one text to
     /// the next (one encoder per thread).
     public func tokens(_ text: String, encoder: inout Encoder) throws -> [Int32] {

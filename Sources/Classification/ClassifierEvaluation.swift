@@ -22,7 +22,7 @@ public enum ClassifierEvaluation {
             return label
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let sequences = try examples.map { try classifier.tokens($0.text) }
+        let sequences = try classifier.tokens(examples.map(\.text))
         var result = try evaluate(classifier, sequences: sequences, gold: gold)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         result.textsPerSecond = Double(examples.count) / max(seconds, 1e-9)

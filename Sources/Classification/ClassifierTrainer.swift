@@ -54,6 +54,8 @@ public final class ClassifierTrainer {
     private var rng: SplitMix64
     private var snapshot: (encoder: [Float], head: [Float])
     private var average: WeightAverage?
+    /// Every trained value: the encoder's, then the head's (buffers fixed for the model's life).
+    private let weights: [UnsafeMutableBufferPointer<Float>]
 
     struct Encoded {
         let ids: [Int32]
@@ -83,23 +85,26 @@ public final class ClassifierTrainer {
         self.pretrained = pretrained
         let index = Dictionary(uniqueKeysWithValues: classifier.labels.enumerated().map { ($1, $0) })
         func encode(_ examples: [LabelledExample], _ what: String) throws -> [Encoded] {
-            try examples.map { example in
+            let labels = try examples.map { example in
                 guard let label = index[example.label] else {
                     throw ClassificationError.data("the \(what) data has the label '\(example.label)', which the training data does not (labels: \(classifier.labels.joined(separator: ", ")))")
                 }
-                return Encoded(ids: try classifier.tokens(example.text), label: label)
+                return label
             }
+            return zip(try classifier.tokens(examples.map(\.text)), labels).map { Encoded(ids: $0, label: $1) }
         }
         let texts = try encode(train, "training")
         var samples = texts.map { Sample(ids: $0.ids, label: $0.label, weight: 1) }
         if options.clauseWeight > 0 {
+            var clauses: [String] = [], labels: [Int] = []
             for (example, text) in zip(texts, train) {
-                let clauses = Clauses.split(text.text)
-                guard clauses.count > 1 else { continue }
-                for clause in clauses {
-                    samples.append(Sample(ids: try classifier.tokens(String(clause)), label: example.label,
-                                          weight: Double(options.clauseWeight)))
-                }
+                let parts = Clauses.split(text.text)
+                guard parts.count > 1 else { continue }
+                clauses += parts.map(String.init)
+                labels += repeatElement(example.label, count: parts.count)
+            }
+            for (ids, label) in zip(try classifier.tokens(clauses), labels) {
+                samples.append(Sample(ids: ids, label: label, weight: Double(options.clauseWeight)))
             }
         }
         self.train = samples
@@ -132,15 +137,12 @@ public final class ClassifierTrainer {
         headOptimizer = AdamW(count: head.values.count, settings: settings, decay: [head.tensors[0].range])
         rng = SplitMix64(seed: options.seed)
         snapshot = (Array(model.parameters.values), Array(head.values))
+        weights = [model.parameters.values, head.values]
         if options.averageDecay > 0 {
             average = WeightAverage(decay: options.averageDecay, weights: weights)
         }
     }
 
-    /// Every trained value: the encoder's, then the head's.
-    private var weights: [UnsafeMutableBufferPointer<Float>] {
-        [classifier.model.parameters.values, classifier.head.values]
-    }
 
     /// The lowest parameter group that trains in `epoch` (0-based): `groupCount` means none
     /// (the head alone).

@@ -66,7 +66,7 @@ public struct LineClassifier {
         if let nul = line.firstIndex(of: 0) {
             return .verdict(.error("NUL byte at offset \(nul - line.startIndex): binary data"))
         }
-        if let offset = UTF8Bytes.firstInvalidOffset(Array(line)) {
+        if let offset = line.withUnsafeBufferPointer({ UTF8Bytes.firstInvalidOffset($0) }) {
             return .verdict(.error("invalid UTF-8 at byte \(offset)"))
         }
         let text = String(decoding: line, as: UTF8.self)

@@ -48,6 +48,7 @@ public final class GemmWorkspace {
     /// One-thread workspaces on each thread's share of the buffers (see `forEachTask`); empty
     /// for one thread and in the lanes themselves, which do not own their buffers.
     let lanes: [GemmWorkspace]
+    private let ownsBuffers: Bool
 
     /// - Parameter threads: worker count; `nil` uses every online core.
     public init(threads: Int? = nil) {
@@ -60,6 +61,7 @@ public final class GemmWorkspace {
         } else {
             pool = nil
         }
+        ownsBuffers = true
         let (a, b) = (packedA, packedB)
         lanes = self.threads == 1 ? [] : (0..<self.threads).map {
             GemmWorkspace(lanePackedA: a + $0 * packASize, packedB: b + $0 * blockK * blockN)
@@ -72,16 +74,14 @@ public final class GemmWorkspace {
         packedA = lanePackedA
         self.packedB = packedB
         lanes = []
-        isLane = true
+        ownsBuffers = false
     }
-
-    private var isLane = false
 
     deinit {
         if #available(macOS 15.0, *), let pool {
             unsafeDowncast(pool, to: WorkerPool.self).stop()
         }
-        if !isLane {
+        if ownsBuffers {
             UnsafeMutableRawPointer(packedA).deallocate()
             UnsafeMutableRawPointer(packedB).deallocate()
         }

@@ -5,7 +5,7 @@
 /// take a few microseconds, about what handing half to a worker costs. At 4 MiB, the LSTM
 /// decoding step's 256 x 1024 product (1 MiB, 12 us) stayed on one thread: split, it runs
 /// 1.9x faster (`kernelbench gemm 2 1 1024 256`, AVX2 build, Zen 5), and batch-1 decoding of
-/// trainbench's configuration a went from 8.5-10.9k to 12.8-15.6k tokens/s on two threads.
+/// configuration a (`trainbench decode --threads 2`) went from 8.5-10.9k to 12.8-15.6k tokens/s.
 let gemvParallelThreshold = 1 << 17
 
 @inline(__always)

@@ -3,12 +3,13 @@ import Kernels
 // The per-(sequence, head) part of attention's forward and backward: independent tasks,
 // task = sequence * heads + head, spread over the workspace's threads by `forEachTask`.
 
-/// Where one task's head reads and writes in a `Cache`. Its q, k and v (and their gradients)
-/// are T rows of D columns with row stride `ld` in time-major qkv; its slice of y (and dy)
-/// has row stride `ldy`; its attention weights are a (T, T) block of att.
+/// Where one task's head reads and writes in a `Cache`. Its q (and dq) start `offset` into
+/// qkv (and dqkv), k and v C and 2C further: T rows of D columns with row stride `ld`, time
+/// major; its slice of y (and dy) has row stride `ldy`; its attention weights are a (T, T)
+/// block of att.
 private struct Head<Scalar: NetworkScalar> {
     let q: UnsafeMutablePointer<Scalar>, k: UnsafeMutablePointer<Scalar>, v: UnsafeMutablePointer<Scalar>
-    let ld: Int, ldy: Int, yOffset: Int, att: UnsafeMutablePointer<Scalar>
+    let offset: Int, ld: Int, ldy: Int, yOffset: Int, att: UnsafeMutablePointer<Scalar>
     let t: Int, d: Int
 
     init(task: Int, layer: AttentionLayer<Scalar>, cache: AttentionLayer<Scalar>.Cache) {
@@ -18,15 +19,10 @@ private struct Head<Scalar: NetworkScalar> {
         let bi = task / layer.heads, h = task % layer.heads
         ld = b * 3 * c
         ldy = b * c
-        let offset = bi * 3 * c + h * d
+        offset = bi * 3 * c + h * d
         q = cache.qkv + offset; k = q + c; v = q + 2 * c
         yOffset = bi * c + h * d
         att = cache.att + task * t * t
-    }
-
-    /// The same place in the gradient of qkv.
-    func gradient(_ dqkv: UnsafeMutablePointer<Scalar>, _ qkv: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Scalar> {
-        dqkv + (q - qkv)
     }
 }
 
@@ -53,7 +49,7 @@ struct HeadsBackward<Scalar: NetworkScalar>: IndependentTasks {
 
     func run(task: Int, thread: Int, lane: GemmWorkspace) {
         let h = Head(task: task, layer: layer, cache: cache), t = h.t, d = h.d, c = layer.width
-        let dq = h.gradient(cache.dqkv, cache.qkv), dk = dq + c, dv = dq + 2 * c
+        let dq = cache.dqkv + h.offset, dk = dq + c, dv = dq + 2 * c
         let dyh = cache.dy + h.yOffset, datt = cache.datt + thread * t * t
         Scalar.gemm(datt, ldc: t, dyh, lda: h.ldy, transA: .none, h.v, ldb: h.ld,
                     transB: .transpose, m: t, n: t, k: d, alpha: 1, beta: 0, workspace: lane)

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// What `tokenize` does with a stream: encode (or decode) it line by line, in order,
 /// with the lines of each batch spread over the threads, and count what it did.
@@ -97,9 +96,7 @@ public struct LineTokenizer {
         if format == .words && segmenters.isEmpty {
             segmenters = try (0..<threads).map { _ in try WordSegmenter() }
         }
-        // More chunks than threads, claimed as the threads get to them: with one share per
-        // thread, a worker that woke late left its whole share to the caller, which ran both
-        // (2-thread runs that used one core; the same bench gave 1.23x or 1.8x).
+        // More chunks than threads, claimed as the threads get to them (`forEachChunk`).
         let threadCount = min(threads, max(1, batch.count / 64))
         let chunks = threadCount == 1 ? 1 : min(batch.count / 64, threadCount * 8)
         let normalizedBefore = encoders.reduce(0) { $0 + $1.encoder.normalizedInputs }
@@ -107,23 +104,17 @@ public struct LineTokenizer {
         var results = [Result<(out: [UInt8], chars: Int, tokens: Int), Error>](repeating: .success(([], 0, 0)), count: chunks)
         let format = self.format, allowSpecial = self.allowSpecial, vocabulary = tokenizer.vocabulary
         let printed = self.printed
-        let nextChunk = Atomic<Int>(0)
         encoders.withUnsafeMutableBufferPointer { encoders in
             results.withUnsafeMutableBufferPointer { results in
                 let e = encoders.baseAddress!, r = results.baseAddress!
-                parallelFor(threadCount) { thread in
-                    let segmenter = segmenters.isEmpty ? nil : segmenters[thread]
-                    while true {
-                        let chunk = nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
-                        if chunk >= chunks { return }
-                        do {
-                            r[chunk] = .success(try Self.encode(
-                                Self.share(of: batch, part: chunk, parts: chunks), of: batch, encoder: &e[thread].encoder,
-                                segmenter: segmenter, format: format, allowSpecial: allowSpecial,
-                                vocabulary: vocabulary, printed: printed))
-                        } catch {
-                            r[chunk] = .failure(error)
-                        }
+                forEachChunk(chunks, threads: threadCount) { chunk, thread in
+                    do {
+                        r[chunk] = .success(try Self.encode(
+                            Self.share(of: batch, part: chunk, parts: chunks), of: batch, encoder: &e[thread].encoder,
+                            segmenter: segmenters.isEmpty ? nil : segmenters[thread], format: format,
+                            allowSpecial: allowSpecial, vocabulary: vocabulary, printed: printed))
+                    } catch {
+                        r[chunk] = .failure(error)
                     }
                 }
             }
