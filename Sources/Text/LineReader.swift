@@ -87,7 +87,7 @@ public struct LineReader {
     }
 
     private let fd: Int32
-    private let options: Options
+    public let options: Options
     private var buffer: [UInt8] = []
     private var bufferStart = 0
     private let block: ReadBlock
@@ -96,11 +96,13 @@ public struct LineReader {
     private var offset = 0
     public private(set) var bytesRead = 0
     private var sawAnything = false
+    private var mapped: MappedSpan?
 
     public init(fileDescriptor: Int32, options: Options = Options()) {
         fd = fileDescriptor
         self.options = options
         block = ReadBlock(count: options.blockBytes)
+        mapped = Self.mappableSpan(fileDescriptor)
     }
 
     private mutating func fill() throws {
@@ -145,6 +147,69 @@ public struct LineReader {
             return nil
         }
         return batch
+    }
+
+    /// The next block of whole lines, as read, of about `targetBytes` (more when a line is
+    /// longer), or nil at the end. The lines are neither cut nor checked here: the consumer
+    /// does both on its own threads (`TextBlock.parts`, `TextBlock.forEachLine`), so this
+    /// needs the strict policy (replacing invalid UTF-8 changes the bytes, which only the
+    /// reader can do). With `returnEarly` (a pipe or terminal), a block ends as soon as no
+    /// complete line is waiting, instead of blocking for more input.
+    public mutating func nextBlock(targetBytes: Int = 1 << 20, returnEarly: Bool = false) throws -> TextBlock? {
+        precondition(options.invalidUTF8 == .strict, "LineReader.nextBlock: blocks leave invalid UTF-8 to the consumer")
+        if bufferStart == buffer.count, let block = try nextMappedBlock(targetBytes: targetBytes) { return block }
+        var end = 0
+        var scanned = 0  // bytes after bufferStart known to hold no line break
+        while true {
+            let waiting = buffer.count - bufferStart
+            if waiting >= targetBytes || atEOF || returnEarly {
+                let window = min(waiting, targetBytes)
+                if let cut = lastNewline(before: bufferStart + window) {
+                    end = cut + 1
+                    break
+                }
+                if let nl = Self.indexOfNewline(buffer, from: bufferStart + max(window, scanned)) {
+                    end = nl + 1
+                    break
+                }
+                scanned = waiting
+                if atEOF {
+                    if waiting == 0 {
+                        if !sawAnything { throw InputError.empty }
+                        return nil
+                    }
+                    end = buffer.count  // the last line, without a line break
+                    break
+                }
+                if waiting > options.maxLineBytes {
+                    throw InputError.lineTooLong(line: lineNumber, limit: options.maxLineBytes)
+                }
+            }
+            try fill()  // moves the unread bytes to the front
+        }
+        let block = buffer.withUnsafeBufferPointer { b in
+            TextBlock(copying: UnsafeBufferPointer(rebasing: b[bufferStart..<end]), firstLine: lineNumber, firstOffset: offset,
+                      maxLineBytes: options.maxLineBytes, allowNUL: options.allowNUL)
+        }
+        lineNumber += block.lineCount
+        offset += end - bufferStart
+        bufferStart = end
+        sawAnything = true
+        return block
+    }
+
+    /// Index in `buffer` of the last line break in `bufferStart..<limit`.
+    private func lastNewline(before limit: Int) -> Int? {
+        guard limit > bufferStart else { return nil }
+        // Backwards from the limit: lines are short next to a block, so this stops soon.
+        return buffer.withUnsafeBufferPointer { b in
+            var i = limit - 1
+            while i >= bufferStart {
+                if b[i] == 0x0A { return i }
+                i -= 1
+            }
+            return nil
+        }
     }
 
     /// Range of the next line in `buffer` (without the `\n`), consuming it; nil at the end
@@ -271,4 +336,94 @@ private final class ReadBlock {
         bytes = .allocate(capacity: self.count)
     }
     deinit { bytes.deallocate() }
+}
+
+// MARK: - Regular files: blocks mapped, not read
+
+extension LineReader {
+    /// The part of a regular file that `nextBlock` maps instead of reading: from where the
+    /// descriptor stood when the reader was made to the file's size then.
+    struct MappedSpan {
+        var next: Int
+        let end: Int
+    }
+
+    static func mappableSpan(_ fd: Int32) -> MappedSpan? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let position = lseek(fd, 0, SEEK_CUR)
+        guard position >= 0, Int(info.st_size) > Int(position) else { return nil }
+        return MappedSpan(next: Int(position), end: Int(info.st_size))
+    }
+
+    /// The next block of a regular file, as a view of the file mapped into memory: no copy, and
+    /// the page faults are taken by the threads that read the lines, not by this one (reading a
+    /// 2 MB file into fresh memory cost 1.5 ms, mapping it 0.2 ms). Nil when nothing mapped
+    /// is left; the rest (what the file gained since, or a last line without a line break,
+    /// which may still grow) goes through `read`.
+    mutating func nextMappedBlock(targetBytes: Int) throws -> TextBlock? {
+        guard var span = mapped, span.next < span.end else { return nil }
+        // Enough for the block and for the longest line allowed to cross its end: only the
+        // pages touched cost memory.
+        let want = min(span.end - span.next, max(1, targetBytes) + options.maxLineBytes + 1)
+        guard let mapping = FileMapping(fd, offset: span.next, count: want) else {
+            mapped = nil
+            return nil
+        }
+        let bytes = mapping.bytes
+        let window = min(bytes.count, max(1, targetBytes))
+        var end: Int?
+        var i = window - 1
+        while i >= 0 {  // backwards from the target: lines are short next to a block
+            if bytes[i] == 0x0A { end = i + 1; break }
+            i -= 1
+        }
+        if end == nil, window < bytes.count, let nl = memchr(bytes.baseAddress! + window, 0x0A, bytes.count - window) {
+            end = bytes.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1
+        }
+        guard let end else {
+            if bytes.count > options.maxLineBytes {
+                throw InputError.lineTooLong(line: lineNumber, limit: options.maxLineBytes)
+            }
+            // A last line without a line break: `read` takes it from here.
+            mapped = nil
+            guard lseek(fd, off_t(span.next), SEEK_SET) >= 0 else { throw InputError.readFailed(String(cString: strerror(errno))) }
+            return nil
+        }
+        let block = TextBlock(bytes: UnsafeBufferPointer(rebasing: bytes[0..<end]), storage: mapping, firstLine: lineNumber,
+                              firstOffset: offset, maxLineBytes: options.maxLineBytes, allowNUL: options.allowNUL)
+        lineNumber += block.lineCount
+        offset += end
+        bytesRead += end
+        span.next += end
+        sawAnything = true
+        if span.next == span.end {
+            mapped = nil
+            guard lseek(fd, off_t(span.end), SEEK_SET) >= 0 else { throw InputError.readFailed(String(cString: strerror(errno))) }
+        } else {
+            mapped = span
+        }
+        return block
+    }
+}
+
+/// A read-only private mapping of part of a file, unmapped with the last block that uses it.
+/// If another process truncates the file meanwhile, reading the lost pages raises SIGBUS, a
+/// risk every mapping reader (ripgrep, for one) takes for the speed.
+final class FileMapping {
+    private let base: UnsafeMutableRawPointer
+    private let length: Int
+    /// The requested bytes (the mapping itself starts at a page boundary at or before them).
+    let bytes: UnsafeBufferPointer<UInt8>
+
+    init?(_ fd: Int32, offset: Int, count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        length = offset - start + count
+        guard let p = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, off_t(start)), p != MAP_FAILED else { return nil }
+        base = p
+        bytes = UnsafeBufferPointer(start: (p + (offset - start)).assumingMemoryBound(to: UInt8.self), count: count)
+    }
+
+    deinit { munmap(base, length) }
 }

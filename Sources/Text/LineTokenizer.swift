@@ -80,6 +80,16 @@ public struct LineTokenizer {
             statistics.wallSeconds += Date().timeIntervalSince(start)
             statistics.cpuSeconds += Self.processCPUSeconds() - startCPU
         }
+        // Blocks leave cutting and checking the lines to the threads; decoding and repairing
+        // invalid UTF-8 need the reader's batches of lines.
+        if format != .decode && reader.options.deferChecks && reader.options.invalidUTF8 == .strict {
+            while let block = try reader.nextBlock(targetBytes: 1 << 20, returnEarly: interactive) {
+                output.write(try process(block))
+                if interactive { output.flush() }
+                progress(reader.bytesRead)
+            }
+            return
+        }
         while let batch = try reader.nextBatch(targetBytes: 1 << 20, returnEarly: interactive) {
             let text = try process(batch)
             output.write(text)
@@ -90,31 +100,58 @@ public struct LineTokenizer {
         }
     }
 
-    /// The output for one batch, its lines split over the threads.
+    /// The output for one block of lines. The block is cut into more parts than threads,
+    /// claimed as the threads get to them (`forEachChunk`), and each thread cuts and checks the
+    /// lines of its parts itself.
+    public mutating func process(_ block: TextBlock) throws -> [UInt8] {
+        let threadCount = min(threads, max(1, block.bytes.count / Self.minimumPartBytes))
+        let parts = block.parts(threadCount == 1 ? 1 : min(block.bytes.count / Self.minimumPartBytes, threadCount * 8))
+        let out = try encodeParts(parts.count, threads: threadCount) { part, encoder, job in
+            try Self.encode(parts[part], of: block, encoder: &encoder, job: &job)
+        }
+        statistics.bytes += block.lineBytes
+        statistics.lines += block.lineCount
+        return out
+    }
+
+    /// The output for one batch, its lines split over the threads as a block's are.
     public mutating func process(_ batch: LineReader.Batch) throws -> [UInt8] {
         if format == .decode { return try decode(batch) }
+        let threadCount = min(threads, max(1, batch.count / 64))
+        let chunks = threadCount == 1 ? 1 : min(batch.count / 64, threadCount * 8)
+        let out = try encodeParts(chunks, threads: threadCount) { chunk, encoder, job in
+            try Self.encode(Self.share(of: batch, part: chunk, parts: chunks), of: batch, encoder: &encoder, job: &job)
+        }
+        statistics.bytes += batch.lineBytes
+        return out
+    }
+
+    /// Parts smaller than this are not worth a thread.
+    static let minimumPartBytes = 4096
+
+    /// Runs `encode(part, encoder, job)` for every part on `threadCount` threads, each thread
+    /// with its own encoder (and word segmenter), and joins the parts' output in order. The
+    /// first part to fail (in input order, wherever it ran) gives the error.
+    private mutating func encodeParts(_ parts: Int, threads threadCount: Int,
+                                      _ encode: (Int, inout Encoder, inout PartJob) throws -> Void) throws -> [UInt8] {
         if format == .words && segmenters.isEmpty {
             segmenters = try (0..<threads).map { _ in try WordSegmenter() }
         }
-        // More chunks than threads, claimed as the threads get to them (`forEachChunk`).
-        let threadCount = min(threads, max(1, batch.count / 64))
-        let chunks = threadCount == 1 ? 1 : min(batch.count / 64, threadCount * 8)
         let normalizedBefore = encoders.reduce(0) { $0 + $1.encoder.normalizedInputs }
+        let context = PartJob.Context(format: format, allowSpecial: allowSpecial, vocabulary: tokenizer.vocabulary,
+                                      printed: printed)
         let segmenters = self.segmenters
-        var results = [Result<(out: [UInt8], chars: Int, tokens: Int), Error>](repeating: .success(([], 0, 0)), count: chunks)
-        let format = self.format, allowSpecial = self.allowSpecial, vocabulary = tokenizer.vocabulary
-        let printed = self.printed
+        var results = [Result<PartJob, Error>](repeating: .failure(CancellationError()), count: parts)
         encoders.withUnsafeMutableBufferPointer { encoders in
             results.withUnsafeMutableBufferPointer { results in
                 let e = encoders.baseAddress!, r = results.baseAddress!
-                forEachChunk(chunks, threads: threadCount) { chunk, thread in
+                forEachChunk(parts, threads: threadCount) { part, thread in
+                    var job = PartJob(context, segmenter: segmenters.isEmpty ? nil : segmenters[thread])
                     do {
-                        r[chunk] = .success(try Self.encode(
-                            Self.share(of: batch, part: chunk, parts: chunks), of: batch, encoder: &e[thread].encoder,
-                            segmenter: segmenters.isEmpty ? nil : segmenters[thread], format: format,
-                            allowSpecial: allowSpecial, vocabulary: vocabulary, printed: printed))
+                        try encode(part, &e[thread].encoder, &job)
+                        r[part] = .success(job)
                     } catch {
-                        r[chunk] = .failure(error)
+                        r[part] = .failure(error)
                     }
                 }
             }
@@ -123,44 +160,68 @@ public struct LineTokenizer {
         for result in results {
             let part = try result.get()
             out += part.out
-            statistics.characters += part.chars
+            statistics.characters += part.characters
             statistics.tokens += part.tokens
         }
-        statistics.bytes += batch.lineBytes
         statistics.normalizedLines += encoders.reduce(0) { $0 + $1.encoder.normalizedInputs } - normalizedBefore
         return out
     }
 
-    /// Encodes (or segments) `lines` of `batch` and formats them: the output, characters, tokens.
-    // Not inlined: inlined into the chunk loop, the encoder was copied (with its piece cache) for
+    // Not inlined: inlined into the part loop, the encoder was copied (with its piece cache) for
     // every line, which made encoding 1.7x slower.
     @inline(never)
-    private static func encode(_ lines: Range<Int>, of batch: LineReader.Batch, encoder: inout Encoder,
-                               segmenter: WordSegmenter?, format: Format, allowSpecial: Bool,
-                               vocabulary: Vocabulary, printed: PrintedTokens) throws -> (out: [UInt8], chars: Int, tokens: Int) {
-        var out: [UInt8] = []
-        var encoding = Encoding()
-        var chars = 0, tokens = 0
+    private static func encode(_ part: TextBlock.Part, of block: TextBlock, encoder: inout Encoder, job: inout PartJob) throws {
+        try block.forEachLine(in: part) { line, number in
+            try job.add(line, number: number, encoder: &encoder)
+        }
+    }
+
+    @inline(never)
+    private static func encode(_ lines: Range<Int>, of batch: LineReader.Batch, encoder: inout Encoder, job: inout PartJob) throws {
         try batch.bytes.withUnsafeBufferPointer { all in
             for k in lines {
                 try batch.checkLine(k)
-                let line = UnsafeBufferPointer(rebasing: all[batch.lineStarts[k]..<batch.lineEnds[k]])
-                encoding.removeAll()
-                chars += countScalars(line)
-                if format == .words, let segmenter {
-                    try formatWords(line, segmenter, into: &out)
-                    continue
-                }
-                try encoder.encode(line, allowSpecial: allowSpecial, validated: true, into: &encoding)
-                tokens += encoding.count
-                Self.format(encoding, line: batch.firstLine + k, format: format, vocabulary: vocabulary,
-                            printed: printed, into: &out)
+                try job.add(UnsafeBufferPointer(rebasing: all[batch.lineStarts[k]..<batch.lineEnds[k]]),
+                            number: batch.firstLine + k, encoder: &encoder)
             }
         }
-        return (out, chars, tokens)
     }
 
-    private static func formatWords(_ line: UnsafeBufferPointer<UInt8>, _ segmenter: WordSegmenter,
+    /// One part's output and counts, line by line.
+    private struct PartJob {
+        struct Context {
+            let format: Format
+            let allowSpecial: Bool
+            let vocabulary: Vocabulary
+            let printed: PrintedTokens
+        }
+        let context: Context
+        let segmenter: WordSegmenter?
+        var out: [UInt8] = []
+        var characters = 0, tokens = 0
+        private var encoding = Encoding()
+
+        init(_ context: Context, segmenter: WordSegmenter?) {
+            self.context = context
+            self.segmenter = segmenter
+        }
+
+        @inline(__always)
+        mutating func add(_ line: UnsafeBufferPointer<UInt8>, number: Int, encoder: inout Encoder) throws {
+            characters += LineTokenizer.countScalars(line)
+            if context.format == .words, let segmenter {
+                try LineTokenizer.formatWords(line, segmenter, into: &out)
+                return
+            }
+            encoding.removeAll()
+            try encoder.encode(line, allowSpecial: context.allowSpecial, validated: true, into: &encoding)
+            tokens += encoding.count
+            LineTokenizer.format(encoding, line: number, format: context.format, vocabulary: context.vocabulary,
+                                 printed: context.printed, into: &out)
+        }
+    }
+
+    fileprivate static func formatWords(_ line: UnsafeBufferPointer<UInt8>, _ segmenter: WordSegmenter,
                                     into out: inout [UInt8]) throws {
         let words = try segmenter.words(line, droppingWhitespace: true)
         for (k, word) in words.enumerated() {
@@ -170,7 +231,7 @@ public struct LineTokenizer {
         out.append(0x0A)
     }
 
-    private static func format(_ e: Encoding, line: Int, format: Format, vocabulary v: Vocabulary,
+    fileprivate static func format(_ e: Encoding, line: Int, format: Format, vocabulary v: Vocabulary,
                                printed: PrintedTokens, into out: inout [UInt8]) {
         switch format {
         case .count:
