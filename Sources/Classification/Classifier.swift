@@ -21,6 +21,9 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
     public var ngramOrder = 3
     /// The longest character n-gram of Han text the table sees (0: none).
     public var hanNgramOrder = 0
+    /// The weight of the TF-IDF model's log-probabilities in the mixture with the network's
+    /// (0: the network alone, no `TfidfModel`; see `Classifier.useTfidf`).
+    public var tfidfWeight = 0.0
     public static let ngramBucketRange = 0...(1 << 26)
     public static let ngramOrderRange = 1...8
 
@@ -45,7 +48,7 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case labels, model, maxTokens = "max_tokens", languageModel = "language_model"
         case simplifyLinks = "simplify_links", ngramBuckets = "ngram_buckets", ngramOrder = "ngram_order"
-        case hanNgramOrder = "han_ngram_order"
+        case hanNgramOrder = "han_ngram_order", tfidfWeight = "tfidf_weight"
     }
 
     /// Files written before a field existed read as its old behaviour.
@@ -59,6 +62,7 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         ngramBuckets = try c.decodeIfPresent(Int.self, forKey: .ngramBuckets) ?? 0
         ngramOrder = try c.decodeIfPresent(Int.self, forKey: .ngramOrder) ?? 3
         hanNgramOrder = try c.decodeIfPresent(Int.self, forKey: .hanNgramOrder) ?? 0
+        tfidfWeight = try c.decodeIfPresent(Double.self, forKey: .tfidfWeight) ?? 0
     }
 
     /// Refuses settings no classifier can have.
@@ -74,6 +78,12 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         }
         guard hanNgramOrder == 0 || Self.ngramOrderRange.contains(hanNgramOrder) else {
             throw ClassificationError.data("the Han n-gram order must be 0 or in \(Self.ngramOrderRange), got \(hanNgramOrder)")
+        }
+        guard tfidfWeight >= 0, tfidfWeight <= 1 else {
+            throw ClassificationError.data("the TF-IDF weight must be in [0, 1], got \(tfidfWeight)")
+        }
+        guard tfidfWeight == 0 || ngramBuckets > 0 else {
+            throw ClassificationError.data("a TF-IDF model needs the n-gram rows (n-gram buckets above 0)")
         }
     }
 }
@@ -92,7 +102,7 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
 /// `threads`-th batch: no synchronization per time step, as splitting each product would need.
 /// A classifier is not thread-safe itself: one call at a time.
 public final class Classifier {
-    public let spec: ClassifierSpec
+    public private(set) var spec: ClassifierSpec
     public let model: Model<Float>
     public let head: ClassifierHead<Float>
     public let tokenizer: Tokenizer
@@ -101,6 +111,8 @@ public final class Classifier {
     public var batchSize = 64
     /// Workers of `probabilities`.
     public let threads: Int
+    /// The TF-IDF model mixed in at `spec.tfidfWeight`, if any.
+    public private(set) var tfidf: TfidfModel?
     private var workers: [(model: Model<Float>, head: ClassifierHead<Float>)] = []
     /// Whether the workers' gate tables and head copies match the current weights.
     private var workersReady = false
@@ -169,6 +181,7 @@ public final class Classifier {
         // Each worker touches only its own model, head copy and result rows.
         let workers = UncheckedSendable(value: self.workers)
         let ngrams = spec.ngrams, pieces = tokenizer.vocabulary.tokens
+        let tfidf = spec.tfidfWeight > 0 ? self.tfidf : nil, tfidfWeight = spec.tfidfWeight
         DispatchQueue.concurrentPerform(iterations: workers.value.count) { w in
             let (model, head) = workers.value[w]
             let mine = stride(from: w, to: batches.count, by: workers.value.count).map { batches[$0] }
@@ -179,7 +192,13 @@ public final class Classifier {
                     let logits = try Self.forward(batch.map { sequences[$0] }, model: model, head: head, ngrams: ngrams,
                                                   pieces: pieces, inference: true)
                     for (row, index) in batch.enumerated() {
-                        results.set(index, Self.softmax(Array(logits[(row * k)..<((row + 1) * k)])[...]))
+                        let z = Array(logits[(row * k)..<((row + 1) * k)])
+                        if let tfidf, let ngrams {
+                            let linear = tfidf.logits(tfidf.features(ngrams.rows(of: sequences[index], pieces: pieces)))
+                            results.set(index, TfidfModel.mixture(z, linear, weight: tfidfWeight))
+                        } else {
+                            results.set(index, Self.softmax(z[...]))
+                        }
                     }
                 } catch {
                     results.fail(error)
@@ -187,6 +206,28 @@ public final class Classifier {
             }
         }
         return try results.values()
+    }
+
+    /// Mixes `model`'s log-probabilities into every prediction at `weight` (0, or nil: the
+    /// network alone). The model must read the spec's n-gram rows.
+    public func useTfidf(_ model: TfidfModel?, weight: Double) throws {
+        guard let model, weight > 0 else {
+            tfidf = nil
+            spec.tfidfWeight = 0
+            return
+        }
+        guard let ngrams = spec.ngrams, model.buckets == ngrams.buckets, model.classes == labels.count, weight <= 1 else {
+            throw ClassificationError.model("the TF-IDF model does not fit the classifier's n-grams and labels")
+        }
+        tfidf = model
+        spec.tfidfWeight = weight
+    }
+
+    /// The TF-IDF features of token sequences from `tokens(_:)` (nil without n-gram rows).
+    public func tfidfFeatures(_ sequences: [[Int32]], model: TfidfModel) -> [TfidfModel.Features]? {
+        guard let ngrams = spec.ngrams else { return nil }
+        let pieces = tokenizer.vocabulary.tokens
+        return sequences.map { model.features(ngrams.rows(of: $0, pieces: pieces)) }
     }
 
     /// Says that the weights changed outside `forward` (a restore): the workers start over.

@@ -10,7 +10,7 @@ import Text
 /// |---|---|
 /// | `classifier.json` | the `ClassifierSpec`: labels, encoder configuration, token limit |
 /// | `vocab.vocab` | the vocabulary the encoder's ids refer to |
-/// | `model.safetensors` | encoder weights with PyTorch's names (see `ParameterStore`) plus `classifier.weight` (K, 3C), `classifier.bias` (K) and, with n-grams, `ngrams.weight` (buckets, K); the spec in the metadata |
+/// | `model.safetensors` | encoder weights with PyTorch's names (see `ParameterStore`) plus `classifier.weight` (K, 3C), `classifier.bias` (K) and, with n-grams, `ngrams.weight` (buckets, K); with a TF-IDF model (`TfidfModel`), `tfidf.idf` (buckets), `tfidf.weight` (buckets, K) and `tfidf.bias` (K); the spec in the metadata |
 /// | `metrics.jsonl` | one record per validation during training |
 public struct ClassifierFolder: Sendable {
     public let path: String
@@ -40,7 +40,13 @@ public struct ClassifierFolder: Sendable {
         let headTensors = head.tensors.map { t in
             NamedTensor(t.name, shape: t.shape, Array(head.values[t.range]))
         }
-        try writeSafeTensors(classifier.model.parameters.namedTensors() + headTensors,
+        var tfidfTensors: [NamedTensor] = []
+        if let tfidf = classifier.tfidf, classifier.spec.tfidfWeight > 0 {
+            tfidfTensors = [NamedTensor("tfidf.idf", shape: [tfidf.buckets], tfidf.idf),
+                            NamedTensor("tfidf.weight", shape: [tfidf.buckets, tfidf.classes], tfidf.weight),
+                            NamedTensor("tfidf.bias", shape: [tfidf.classes], tfidf.bias)]
+        }
+        try writeSafeTensors(classifier.model.parameters.namedTensors() + headTensors + tfidfTensors,
                              metadata: ["format": "bilingual-classifier", "classifier": spec],
                              to: URL(fileURLWithPath: weightsPath))
     }
@@ -70,7 +76,7 @@ public struct ClassifierFolder: Sendable {
         let classifier = try Classifier(spec: spec, model: model, tokenizer: try Tokenizer(vocabulary: vocabulary), seed: 0, threads: threads)
         let head = classifier.head
         do {
-            try model.parameters.load(from: file, others: Set(head.tensors.map(\.name)))
+            try model.parameters.load(from: file, others: Set(head.tensors.map(\.name) + Self.tfidfNames))
             for t in head.tensors {
                 guard let info = file.info(t.name), info.shape == t.shape else {
                     throw ClassificationError.model("no tensor '\(t.name)' of shape \(t.shape)")
@@ -78,11 +84,25 @@ public struct ClassifierFolder: Sendable {
                 let values = try file.floats(t.name, requireFinite: true)
                 _ = UnsafeMutableBufferPointer(rebasing: head.values[t.range]).update(fromContentsOf: values)
             }
+            if spec.tfidfWeight > 0, let buckets = spec.ngrams?.buckets {
+                let k = spec.labels.count
+                func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
+                    guard let info = file.info(name), info.shape == shape else {
+                        throw ClassificationError.model("no tensor '\(name)' of shape \(shape)")
+                    }
+                    return try file.floats(name, requireFinite: true)
+                }
+                let tfidf = TfidfModel(buckets: buckets, classes: k, idf: try tensor("tfidf.idf", [buckets]),
+                                       weight: try tensor("tfidf.weight", [buckets, k]), bias: try tensor("tfidf.bias", [k]))
+                try classifier.useTfidf(tfidf, weight: spec.tfidfWeight)
+            }
         } catch {
             throw ClassificationError.model("'\(weightsPath)' does not fit the classifier: \(error)")
         }
         return classifier
     }
+
+    static let tfidfNames = ["tfidf.idf", "tfidf.weight", "tfidf.bias"]
 
     static func json<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()

@@ -48,6 +48,8 @@ public final class ClassifierTrainer {
     public enum Outcome: String, Sendable { case finished, earlyStopped = "early-stopped", interrupted }
 
     private let train: [Sample]
+    /// The first `textCount` of `train` are the whole texts (the clauses follow).
+    private let textCount: Int
     private let validation: [Encoded]
     private let groups: [Group]
     private let headOptimizer: AdamW
@@ -108,6 +110,7 @@ public final class ClassifierTrainer {
             }
         }
         self.train = samples
+        textCount = texts.count
         self.validation = try encode(validation, "validation")
         guard !self.train.isEmpty, !self.validation.isEmpty else {
             throw ClassificationError.data("training and validation data must both hold examples")
@@ -240,6 +243,67 @@ public final class ClassifierTrainer {
         }
         restoreSnapshot()
         return outcome
+    }
+
+    /// What `fitTfidf` chose, by validation macro F1.
+    public struct TfidfChoice: Sendable {
+        /// The inverse regularization strength of the TF-IDF model, and its macro F1 alone.
+        public var c: Double
+        public var tfidfMacroF1: Double
+        /// The mixture weight (0: the network alone), and the macro F1 of the network alone
+        /// and of the mixture.
+        public var weight: Double
+        public var networkMacroF1: Double
+        public var mixtureMacroF1: Double
+    }
+
+    /// After `run`: fits a `TfidfModel` to the whole training texts (not the clauses), with
+    /// each C of `cs` (ascending, each fit starting from the last) and keeps the best alone on
+    /// validation; then mixes it with the trained
+    /// network at the weight in 0, 0.05, ..., 1 with the best validation macro F1 (ties: the
+    /// smaller weight), and saves the folder. The classifier keeps the network alone when no
+    /// weight above 0 beats it. `report` hears each fit.
+    public func fitTfidf(cs: [Double] = [1, 3, 10, 30, 100], iterations: Int = 100,
+                         report: (String) -> Void = { _ in }) throws -> TfidfChoice? {
+        guard let ngrams = classifier.spec.ngrams else { return nil }
+        try classifier.useTfidf(nil, weight: 0)
+        let texts = train[..<textCount].map(\.ids), labels = train[..<textCount].map(\.label)
+        let pieces = classifier.tokenizer.vocabulary.tokens
+        let idf = TfidfModel.inverseDocumentFrequency(texts.map { ngrams.rows(of: $0, pieces: pieces) }, buckets: ngrams.buckets)
+        var model = TfidfModel(buckets: ngrams.buckets, classes: classifier.labels.count, idf: idf)
+        guard let features = classifier.tfidfFeatures(texts, model: model),
+              let validationFeatures = classifier.tfidfFeatures(validation.map(\.ids), model: model) else { return nil }
+        let gold = validation.map(\.label), labelNames = classifier.labels
+        func macroF1(_ probabilities: [[Float]]) -> Double {
+            let predicted = probabilities.map { p in p.indices.max { p[$0] < p[$1] }! }
+            return ClassificationReport(labels: labelNames, gold: gold, predicted: predicted).macroF1
+        }
+        var best: (model: TfidfModel, c: Double, f1: Double, logits: [[Float]])?
+        for c in cs.sorted() {
+            // Each C starts from the last one's optimum (weaker regularization, larger weights).
+            model.fit(features, labels: labels, classWeights: classWeights, c: c, iterations: iterations)
+            let candidate = model
+            let logits = validationFeatures.map { candidate.logits($0) }
+            let f1 = macroF1(logits.map { Classifier.softmax($0[...]) })
+            report(String(format: "TF-IDF + logistic regression, C %g: validation macro F1 %.4f", c, f1))
+            if best == nil || f1 > best!.f1 { best = (candidate, c, f1, logits) }
+        }
+        guard let best else { return nil }
+        model = best.model
+        let network = try classifier.probabilities(validation.map(\.ids))
+        let networkLogits = network.map { p in p.map { Float(log(max(Double($0), 1e-30))) } }
+        var choice = TfidfChoice(c: best.c, tfidfMacroF1: best.f1, weight: 0, networkMacroF1: macroF1(network),
+                                 mixtureMacroF1: macroF1(network))
+        for step in 1...20 {
+            let weight = Double(step) / 20
+            let f1 = macroF1(zip(networkLogits, best.logits).map { TfidfModel.mixture($0, $1, weight: weight) })
+            if f1 > choice.mixtureMacroF1 { (choice.weight, choice.mixtureMacroF1) = (weight, f1) }
+        }
+        report(String(format: "mixture with the network: weight %.2f, validation macro F1 %.4f (network alone %.4f)",
+                      choice.weight, choice.mixtureMacroF1, choice.networkMacroF1))
+        try classifier.useTfidf(model, weight: choice.weight)
+        try folder.save(classifier)
+        return choice
     }
 
     /// Validates, logs, and keeps (in memory and in the folder) weights that improve the

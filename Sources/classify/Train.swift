@@ -25,7 +25,10 @@ struct Train: ParsableCommand {
             adds a linear model over the text's hashed token 1- to --ngram-order-grams and \
             its Han character 1- to --han-ngram-order-grams (--ngram-buckets rows; 0 turns it \
             off): the bag of phrases that fastText and TF-IDF models read, trained together \
-            with the encoder.
+            with the encoder. After training, a logistic regression over the same rows \
+            weighted by TF-IDF is fitted to its optimum (C chosen on validation) and its \
+            log-probabilities are mixed with the network's at the weight that validates best \
+            (--no-tfidf: the network alone).
 
             Labels usually belong to whole texts, and short texts often lean to one class; \
             every epoch therefore also trains on the clauses (cut at , . ; ! ? and their \
@@ -75,6 +78,9 @@ struct Train: ParsableCommand {
     var ngramOrder = 3
     @Option(help: "The longest character n-gram of Han text the table also sees (0: none).")
     var hanNgramOrder = 3
+
+    @Flag(inversion: .prefixedNo, help: "After training, fit a TF-IDF logistic regression on the n-gram rows and mix its log-probabilities with the network's, at the weight (possibly 0) that scores best on validation.")
+    var tfidf = true
 
     @Option(help: "Passes over the training data.")
     var epochs = 6
@@ -180,6 +186,9 @@ struct Train: ParsableCommand {
             }
             Terminal.note(String(format: "%@; best validation macro F1 %.4f, accuracy %.4f (epoch %.2f); model in %@",
                                  outcome.rawValue, best.macroF1, best.accuracy, best.epoch, folder.path))
+            if tfidf && outcome != .interrupted && ngramBuckets > 0 {
+                _ = try trainer.fitTfidf { Terminal.note($0) }
+            }
             if let test {
                 let result = try ClassifierEvaluation.evaluate(classifier, on: try LabelledData.read(path: test, format: format))
                 if json { try JSONLine.print(result.report) } else {

@@ -203,3 +203,42 @@ func learnsASeparableSetPerfectlyAndRepeatably(ngramBuckets: Int) throws {
     #expect(verdicts[5] == .error("NUL byte at offset 1: binary data"))
     #expect(verdicts[6] == .error("line of 100 bytes exceeds the limit of 50"))
 }
+
+/// After training, a TF-IDF model is fitted and mixed in at the weight that validates best;
+/// the folder keeps it, and a loaded classifier predicts the same probabilities. A folder
+/// whose spec asks for the mixture but lacks its tensors is refused.
+@Test func aTfidfModelIsFittedMixedInAndSaved() throws {
+    let (trainer, folder) = try train(ngramBuckets: 256)
+    let choice = try #require(try trainer.fitTfidf(cs: [1, 10]))
+    #expect(choice.tfidfMacroF1 == 1)
+    #expect(choice.mixtureMacroF1 >= choice.networkMacroF1)
+    #expect((choice.weight > 0) == (trainer.classifier.tfidf != nil))
+    #expect(trainer.classifier.spec.tfidfWeight == choice.weight)
+    let texts = try (Sentiment.positive + Sentiment.negative).map { try trainer.classifier.tokens($0) }
+    let loaded = try folder.load(threads: 1)
+    #expect(loaded.spec == trainer.classifier.spec)
+    #expect(loaded.tfidf == trainer.classifier.tfidf)
+    #expect(try loaded.probabilities(texts) == (try trainer.classifier.probabilities(texts)))
+
+    // Forced in at a weight of 1, predictions are the TF-IDF model's alone.
+    let model = try #require(trainer.classifier.tfidf ?? {
+        var m = TfidfModel(buckets: 256, classes: 2, idf: [Float](repeating: 1, count: 256))
+        m.bias = [0.3, -0.3]
+        return m
+    }())
+    try loaded.useTfidf(model, weight: 1)
+    let rows = try #require(loaded.tfidfFeatures(texts, model: model))
+    for (p, f) in zip(try loaded.probabilities(texts), rows) {
+        let q = Classifier.softmax(model.logits(f)[...])
+        for (a, b) in zip(p, q) { #expect(abs(a - b) < 1e-6) }
+    }
+
+    // A spec with a weight but no tensors: a clear refusal.
+    try folder.save(trainer.classifier)
+    var spec = try JSONDecoder().decode(ClassifierSpec.self, from: Data(contentsOf: URL(fileURLWithPath: folder.specPath)))
+    if spec.tfidfWeight == 0 {
+        spec.tfidfWeight = 0.5
+        try ClassifierFolder.json(spec).write(toFile: folder.specPath, atomically: true, encoding: .utf8)
+        #expect(throws: ClassificationError.self) { _ = try folder.load(threads: 1) }
+    }
+}
