@@ -189,12 +189,14 @@ public final class Classifier {
             if let last = mine.last?.last { model.reserveInference(batch: batchSize, steps: max(1, sequences[last].count)) }
             for batch in mine {
                 do {
-                    let logits = try Self.forward(batch.map { sequences[$0] }, model: model, head: head, ngrams: ngrams,
-                                                  pieces: pieces, inference: true)
+                    let texts = batch.map { sequences[$0] }
+                    // The n-gram rows of each text, for the head and the TF-IDF model alike.
+                    let rows = ngrams.map { ngrams in texts.map { ngrams.rows(of: $0, pieces: pieces) } } ?? []
+                    let logits = try Self.forward(texts, model: model, head: head, ngramRows: rows, inference: true)
                     for (row, index) in batch.enumerated() {
                         let z = Array(logits[(row * k)..<((row + 1) * k)])
-                        if let tfidf, let ngrams {
-                            let linear = tfidf.logits(tfidf.features(ngrams.rows(of: sequences[index], pieces: pieces)))
+                        if let tfidf, !rows.isEmpty {
+                            let linear = tfidf.logits(tfidf.features(rows[row]))
                             results.set(index, TfidfModel.mixture(z, linear, weight: tfidfWeight))
                         } else {
                             results.set(index, Self.softmax(z[...]))
@@ -254,21 +256,22 @@ public final class Classifier {
     /// Encoder and head on one training batch: the logits (B, K), valid until the next forward.
     func forward(_ batch: [[Int32]]) throws -> UnsafeBufferPointer<Float> {
         workersReady = false  // the weights are about to change
-        return try Self.forward(batch, model: model, head: head, ngrams: spec.ngrams, pieces: tokenizer.vocabulary.tokens)
+        let pieces = tokenizer.vocabulary.tokens
+        let rows = spec.ngrams.map { ngrams in batch.map { ngrams.rows(of: $0, pieces: pieces) } } ?? []
+        return try Self.forward(batch, model: model, head: head, ngramRows: rows)
     }
 
     /// Pads every sequence to the longest (in training to its `paddedLength`, one of the few
     /// shapes whose buffers the model keeps; in inference, one set of buffers serves every length).
+    /// `ngramRows`: each sequence's n-gram rows (empty without an n-gram table).
     private static func forward(_ batch: [[Int32]], model: Model<Float>, head: ClassifierHead<Float>,
-                                ngrams: TokenNgrams?, pieces: [[UInt8]],
-                                inference: Bool = false) throws -> UnsafeBufferPointer<Float> {
+                                ngramRows rows: [[Int32]], inference: Bool = false) throws -> UnsafeBufferPointer<Float> {
         let lengths = batch.map { max(1, $0.count) }
         let steps = inference ? lengths.max()! : paddedLength(lengths.max()!)
         var ids = [Int32](repeating: 0, count: batch.count * steps)
         for (b, sequence) in batch.enumerated() {
             for (t, id) in sequence.enumerated() { ids[b * steps + t] = id }
         }
-        let rows = ngrams.map { ngrams in batch.map { ngrams.rows(of: $0, pieces: pieces) } } ?? []
         let features = inference ? try model.inferFeatures(tokens: ids, batch: batch.count, steps: steps)
                                  : try model.forwardFeatures(tokens: ids, batch: batch.count, steps: steps)
         return head.forward(features, lengths: lengths, steps: steps, ngrams: rows)

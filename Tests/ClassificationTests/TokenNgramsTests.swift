@@ -78,3 +78,9 @@ import Testing
     #expect((0..<0x3400).compactMap(Unicode.Scalar.init).allSatisfy { !$0.properties.isUnifiedIdeograph })
     #expect(Unicode.Scalar(0x3400)!.properties.isUnifiedIdeograph)
 }
+
+/// The Han n-grams skip the property lookup for U+4E00-U+9FFF, which must all be unified
+/// ideographs in the library's Unicode data, or saved classifiers would find other rows.
+@Test func theWholeMainIdeographBlockIsUnified() {
+    #expect((0x4E00...0x9FFF).allSatisfy { Unicode.Scalar(UInt32($0))!.properties.isUnifiedIdeograph })
+}
