@@ -6,7 +6,8 @@ import Foundation
 /// reading thread took 5 ms of a 36 ms 2-thread run, all of it while the other thread waited.
 public struct TextBlock {
     /// The bytes, from the start of a line to just after a `\n` (or to the end of the input),
-    /// in memory that `storage` owns: a copy, or a mapping of the file itself.
+    /// in memory that `storage` owns (a copy, or a mapping of the file itself): valid while
+    /// the block, or a copy of it, lives.
     public let bytes: UnsafeBufferPointer<UInt8>
     private let storage: AnyObject
     /// Number (1-based) of the first line, and its byte offset in the whole input.
@@ -32,13 +33,13 @@ public struct TextBlock {
     init(copying bytes: UnsafeBufferPointer<UInt8>, firstLine: Int, firstOffset: Int, maxLineBytes: Int = .max,
          allowNUL: Bool = false) {
         let copy = ByteStorage(copying: bytes)
-        self.init(bytes: UnsafeBufferPointer(start: copy.bytes.baseAddress, count: bytes.count), storage: copy, firstLine: firstLine, firstOffset: firstOffset,
-                  maxLineBytes: maxLineBytes, allowNUL: allowNUL)
+        self.init(bytes: UnsafeBufferPointer(start: copy.bytes.baseAddress, count: bytes.count), storage: copy,
+                  firstLine: firstLine, firstOffset: firstOffset, maxLineBytes: maxLineBytes, allowNUL: allowNUL)
     }
 
     /// Bytes of the lines themselves, without their line breaks.
     public var lineBytes: Int {
-        bytes.count - lineCount + (bytes.last == 0x0A ? 0 : 1)
+        bytes.count - (lineCount - (bytes.isEmpty || bytes.last == 0x0A ? 0 : 1))
     }
 
     /// A share of the block: a byte range of whole lines and the number of its first line.
