@@ -106,9 +106,16 @@ class Bench:
             held = self.data / f"{lang}.held.txt"
             lines = read_lines(held)
             nbytes = sum(len(line.encode("utf-8")) for line in lines)
-            for threads in (1, 2):
-                stats = [ours.encode_stats(vocab, held, threads) for _ in range(self.repeat)]
+            # The 1- and 2-thread runs alternate: on a shared machine whose speed drifts (a
+            # 1-thread run of the same file took 41 to 65 MB per CPU-second from one bench
+            # run to the next), runs in two blocks would put the drift into the thread ratio.
+            runs = {1: [], 2: []}
+            for _ in range(self.repeat):
+                for threads in (1, 2):
+                    runs[threads].append(ours.encode_stats(vocab, held, threads))
                 self.check()
+            for threads in (1, 2):
+                stats = runs[threads]
                 row = {"lang": lang, "mode": "lines", "threads": threads, "bytes": nbytes, "lines": len(lines),
                        "cpu_seconds": [s["cpu_seconds"] for s in stats],
                        "wall_seconds": [s["wall_seconds"] for s in stats]}
