@@ -191,7 +191,7 @@ public final class Classifier {
                 do {
                     let texts = batch.map { sequences[$0] }
                     // The n-gram rows of each text, for the head and the TF-IDF model alike.
-                    let rows = ngrams.map { ngrams in texts.map { ngrams.rows(of: $0, pieces: pieces) } } ?? []
+                    let rows = Self.ngramRows(texts, ngrams: ngrams, pieces: pieces)
                     let logits = try Self.forward(texts, model: model, head: head, ngramRows: rows, inference: true)
                     for (row, index) in batch.enumerated() {
                         let z = Array(logits[(row * k)..<((row + 1) * k)])
@@ -225,11 +225,15 @@ public final class Classifier {
         spec.tfidfWeight = weight
     }
 
-    /// The TF-IDF features of token sequences from `tokens(_:)` (nil without n-gram rows).
-    public func tfidfFeatures(_ sequences: [[Int32]], model: TfidfModel) -> [TfidfModel.Features]? {
-        guard let ngrams = spec.ngrams else { return nil }
-        let pieces = tokenizer.vocabulary.tokens
-        return sequences.map { model.features(ngrams.rows(of: $0, pieces: pieces)) }
+    /// The n-gram rows (`TokenNgrams`) of token sequences from `tokens(_:)`, which the head's
+    /// table and the TF-IDF model both read; empty without an n-gram table.
+    public func ngramRows(_ sequences: [[Int32]]) -> [[Int32]] {
+        Self.ngramRows(sequences, ngrams: spec.ngrams, pieces: tokenizer.vocabulary.tokens)
+    }
+
+    private static func ngramRows(_ sequences: [[Int32]], ngrams: TokenNgrams?, pieces: [[UInt8]]) -> [[Int32]] {
+        guard let ngrams else { return [] }
+        return sequences.map { ngrams.rows(of: $0, pieces: pieces) }
     }
 
     /// Says that the weights changed outside `forward` (a restore): the workers start over.
@@ -256,9 +260,7 @@ public final class Classifier {
     /// Encoder and head on one training batch: the logits (B, K), valid until the next forward.
     func forward(_ batch: [[Int32]]) throws -> UnsafeBufferPointer<Float> {
         workersReady = false  // the weights are about to change
-        let pieces = tokenizer.vocabulary.tokens
-        let rows = spec.ngrams.map { ngrams in batch.map { ngrams.rows(of: $0, pieces: pieces) } } ?? []
-        return try Self.forward(batch, model: model, head: head, ngramRows: rows)
+        return try Self.forward(batch, model: model, head: head, ngramRows: ngramRows(batch))
     }
 
     /// Pads every sequence to the longest (in training to its `paddedLength`, one of the few

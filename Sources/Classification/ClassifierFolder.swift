@@ -77,21 +77,17 @@ public struct ClassifierFolder: Sendable {
         let head = classifier.head
         do {
             try model.parameters.load(from: file, others: Set(head.tensors.map(\.name) + Self.tfidfNames))
-            for t in head.tensors {
-                guard let info = file.info(t.name), info.shape == t.shape else {
-                    throw ClassificationError.model("no tensor '\(t.name)' of shape \(t.shape)")
+            func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
+                guard let info = file.info(name), info.shape == shape else {
+                    throw ClassificationError.model("no tensor '\(name)' of shape \(shape)")
                 }
-                let values = try file.floats(t.name, requireFinite: true)
-                _ = UnsafeMutableBufferPointer(rebasing: head.values[t.range]).update(fromContentsOf: values)
+                return try file.floats(name, requireFinite: true)
+            }
+            for t in head.tensors {
+                _ = UnsafeMutableBufferPointer(rebasing: head.values[t.range]).update(fromContentsOf: try tensor(t.name, t.shape))
             }
             if spec.tfidfWeight > 0, let buckets = spec.ngrams?.buckets {
                 let k = spec.labels.count
-                func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
-                    guard let info = file.info(name), info.shape == shape else {
-                        throw ClassificationError.model("no tensor '\(name)' of shape \(shape)")
-                    }
-                    return try file.floats(name, requireFinite: true)
-                }
                 let tfidf = TfidfModel(buckets: buckets, classes: k, idf: try tensor("tfidf.idf", [buckets]),
                                        weight: try tensor("tfidf.weight", [buckets, k]), bias: try tensor("tfidf.bias", [k]))
                 try classifier.useTfidf(tfidf, weight: spec.tfidfWeight)

@@ -268,11 +268,11 @@ public final class ClassifierTrainer {
         guard let ngrams = classifier.spec.ngrams else { return nil }
         try classifier.useTfidf(nil, weight: 0)
         let texts = train[..<textCount].map(\.ids), labels = train[..<textCount].map(\.label)
-        let pieces = classifier.tokenizer.vocabulary.tokens
-        let idf = TfidfModel.inverseDocumentFrequency(texts.map { ngrams.rows(of: $0, pieces: pieces) }, buckets: ngrams.buckets)
-        var model = TfidfModel(buckets: ngrams.buckets, classes: classifier.labels.count, idf: idf)
-        guard let features = classifier.tfidfFeatures(texts, model: model),
-              let validationFeatures = classifier.tfidfFeatures(validation.map(\.ids), model: model) else { return nil }
+        let rows = classifier.ngramRows(texts)
+        var model = TfidfModel(buckets: ngrams.buckets, classes: classifier.labels.count,
+                               idf: TfidfModel.inverseDocumentFrequency(rows, buckets: ngrams.buckets))
+        let features = rows.map { model.features($0) }
+        let validationFeatures = classifier.ngramRows(validation.map(\.ids)).map { model.features($0) }
         let gold = validation.map(\.label), labelNames = classifier.labels
         func macroF1(_ probabilities: [[Float]]) -> Double {
             let predicted = probabilities.map { p in p.indices.max { p[$0] < p[$1] }! }

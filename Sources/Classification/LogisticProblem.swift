@@ -5,7 +5,8 @@ import Foundation
 /// `TfidfModel.fit`: parameters are the weights of the rows that occur (compacted, K each),
 /// then the K biases;
 ///   f = sum_i s_i CE_i + lambda / 2 ||W||^2,  s_i = w_{y_i} / sum_j w_{y_j}.
-struct LogisticProblem {
+// Unchecked: the two halves of `evaluate` read the immutable texts and write disjoint buffers.
+final class LogisticProblem: @unchecked Sendable {
     let classes: Int
     let lambda: Double
     /// The rows that occur in the texts, ascending; a parameter's row is its index here.
@@ -17,6 +18,9 @@ struct LogisticProblem {
     private let starts: [Int]
     private let labels: [Int]
     private let shares: [Double]
+    /// The second half's gradient, allocated once: a fresh zeroed buffer of every parameter
+    /// per evaluation cost page faults on each of a fit's hundred or more evaluations.
+    private let scratch: UnsafeMutableBufferPointer<Double>
 
     var count: Int { (active.count + 1) * classes }
 
@@ -42,35 +46,36 @@ struct LogisticProblem {
         shares = labels.map { classWeights[$0] / total }
         self.classes = classes
         self.lambda = lambda
+        scratch = .allocate(capacity: (active.count + 1) * classes)
     }
 
+    deinit { scratch.deallocate() }
+
     /// The loss at `theta`, with its gradient written to `gradient`. The texts are summed in
-    /// two halves on two threads, each into its own buffer, added in a fixed order.
+    /// two halves on two threads, the first into `gradient`, the second into `scratch`, added
+    /// in a fixed order.
     func evaluate(_ theta: UnsafeBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>) -> Double {
         let k = classes, n = labels.count, weights = active.count * k
         let halves = n >= 2 ? 2 : 1
-        let partial = UnsafeMutableBufferPointer<Double>.allocate(capacity: halves * count)
-        defer { partial.deallocate() }
-        partial.initialize(repeating: 0)
+        _ = gradient.update(repeating: 0)
+        _ = scratch.update(repeating: 0)
         var losses = [Double](repeating: 0, count: halves)
         losses.withUnsafeMutableBufferPointer { losses in
             rows.withUnsafeBufferPointer { rows in
                 values.withUnsafeBufferPointer { values in
-                    let shared = UncheckedSendable(value: (theta: theta, losses: losses, partial: partial, rows: rows, values: values))
+                    let shared = UncheckedSendable(value: (theta: theta, losses: losses, sums: [gradient, scratch],
+                                                           rows: rows, values: values))
                     DispatchQueue.concurrentPerform(iterations: halves) { h in
-                        let (theta, losses, partial, rows, values) = shared.value
-                        shared.value.losses[h] = sumHalf(h, of: halves, theta: theta, gradient: partial.baseAddress! + h * count,
-                                                         rows: rows, values: values, k: k, n: n, weights: weights)
-                        _ = (losses, partial, rows, values)
+                        let v = shared.value
+                        v.losses[h] = sumHalf(h, of: halves, theta: v.theta, gradient: v.sums[h].baseAddress!,
+                                              rows: v.rows, values: v.values, k: k, n: n, weights: weights)
                     }
                 }
             }
         }
         var loss = losses.reduce(0, +)
-        for p in 0..<count {
-            var sum = 0.0
-            for h in 0..<halves { sum += partial[h * count + p] }
-            gradient[p] = sum
+        if halves == 2 {
+            for p in 0..<count { gradient[p] += scratch[p] }
         }
         for p in 0..<weights {
             gradient[p] += lambda * theta[p]
