@@ -161,18 +161,18 @@ def byte_ids(vocab_path):
     return ids
 
 
-def whole_model(trainlm, evaluate, work):
-    print("3. a model trained by trainlm -> torch load_state_dict(strict=True), same loss")
+def whole_model(trainlm, evaluate, work, number, extra, what):
+    print(f"{number}. a model trained by trainlm ({what}) -> torch load_state_dict(strict=True), same loss")
     if not torch:
         print("  skip  needs torch")
         return
-    train, valid, run = (os.path.join(work, name) for name in ("train.txt", "valid.txt", "run"))
+    train, valid, run = (os.path.join(work, name) for name in ("train.txt", "valid.txt", f"run{number}"))
     write_text(train, 300, seed=1)
     write_text(valid, 20, seed=2)
     trained = subprocess.run([trainlm, "--char", "--max-steps", "100", "--embedding", "16",
                               "--hidden", "24", "--layers", "lstm,lstm,attention", "--heads", "2",
                               "--no-tie", "--batch", "4", "--seq", "16", "--threads", "1",
-                              "--validation-file", valid, "--run-dir", run, "--quiet", train],
+                              "--validation-file", valid, "--run-dir", run, "--quiet", *extra, train],
                              capture_output=True, text=True)
     if trained.returncode != 0:
         sys.exit(f"trainlm failed:\n{trained.stdout}{trained.stderr}")
@@ -215,7 +215,11 @@ def main():
     ours_to_reference(tool, work)
     reference_to_ours(tool, work)
     if len(sys.argv) == 5:
-        whole_model(sys.argv[3], sys.argv[4], work)
+        whole_model(sys.argv[3], sys.argv[4], work, 3, [], "full softmax")
+        # 14 characters in use of 270 ids: 4 in the head, two clusters (PyTorch's
+        # AdaptiveLogSoftmaxWithLoss, classes in the frequency order the config stores).
+        whole_model(sys.argv[3], sys.argv[4], work, 4, ["--adaptive-softmax", "4,10", "--adaptive-div", "2"],
+                    "adaptive softmax")
     if failures:
         print(f"FAIL: {len(failures)} check(s) failed")
         sys.exit(1)

@@ -33,7 +33,8 @@ class Attention(nn.Module):
 
 
 class Network(nn.Module):
-    """Embedding -> the configuration's LSTM and attention layers -> linear head (untied)."""
+    """Embedding -> the configuration's LSTM and attention layers -> linear head (untied) or
+    adaptive softmax."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -48,7 +49,14 @@ class Network(nn.Module):
             else:
                 setattr(self, f"attn{k}", Attention(width, layer["heads"]))
             self.kinds.append(layer["type"])
-        self.head = nn.Linear(width, v)
+        adaptive = cfg.get("adaptive_softmax")
+        if adaptive:
+            # PyTorch ranks the classes by frequency; `order[r]` is the id of rank r.
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(width, v, adaptive["cutoffs"],
+                                                          div_value=adaptive["div_value"], head_bias=True)
+            self.order = torch.tensor(adaptive["order"])
+        else:
+            self.head = nn.Linear(width, v)
 
     def forward(self, tokens, states=None):
         """tokens (B, T) -> logits (T, B, V) and each LSTM's state after the last step, from
@@ -61,4 +69,10 @@ class Network(nn.Module):
                 x, new_states[k] = getattr(self, f"lstm{k}")(x, states.get(k))
             else:
                 x = getattr(self, f"attn{k}")(x)
+        if hasattr(self, "adaptive"):
+            # Log-probabilities in id order: their cross-entropy is the adaptive softmax's loss.
+            ranked = self.adaptive.log_prob(x.reshape(-1, x.shape[-1]))
+            scores = torch.empty_like(ranked)
+            scores[:, self.order] = ranked
+            return scores.reshape(*x.shape[:-1], -1), new_states
         return self.head(x), new_states

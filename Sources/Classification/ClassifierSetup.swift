@@ -38,11 +38,14 @@ public enum ClassifierSetup {
             if config.width(before: encoderLayers) != config.embeddingSize { config.tieEmbeddings = false }
         }
         config.dropout = dropout
+        config.adaptiveSoftmax = nil
         let model = try Model<Float>(config: config, seed: seed, threads: threads)
-        // The language model's output head has no use in a classifier (and a kept stack's top
-        // width may not fit it).
+        // The language model's output head (full or adaptive) has no use in a classifier (and a
+        // kept stack's top width may not fit it).
         do {
-            try model.parameters.copyValues(from: languageModel.parameters) { !$0.name.hasPrefix("head.") }
+            try model.parameters.copyValues(from: languageModel.parameters) {
+                !$0.name.hasPrefix("head.") && !$0.name.hasPrefix("adaptive.")
+            }
         } catch {
             throw ClassificationError.model("the language model of '\(run.path)' does not fit the encoder: \(error)")
         }

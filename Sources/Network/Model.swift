@@ -41,7 +41,7 @@ public final class Model<Scalar: NetworkScalar> {
     public let workspace: GemmWorkspace
     let embedding: EmbeddingLayer<Scalar>
     let layers: [AnyLayer]
-    private let head: OutputHead<Scalar>
+    private let head: OutputLayer<Scalar>
     /// Buffers per (B, T) shape, least recently used first; the last is the current one.
     private var retained: [Run] = []
     private var run: Run? { retained.last }
@@ -108,9 +108,7 @@ public final class Model<Scalar: NetworkScalar> {
                                                  heads: heads))
             }
         }
-        head = OutputHead(store: parameters, tied: config.tieEmbeddings,
-                          vocabulary: config.vocabularySize,
-                          width: config.width(before: config.layers.count))
+        head = OutputLayer(store: parameters, config: config)
     }
 
     private enum BackwardStart { case none, loss, features }
@@ -134,7 +132,7 @@ public final class Model<Scalar: NetworkScalar> {
         let lstmCaches: [LSTMLayer<Scalar>.Cache?]      // per layer
         let lstmStates: [LSTMLayer<Scalar>.State?]      // per layer, (B, H) each
         let attentionCaches: [AttentionLayer<Scalar>.Cache?]
-        let headCache: OutputHead<Scalar>.Cache
+        let headCache: OutputLayer<Scalar>.Cache
         let dA: UnsafeMutablePointer<Scalar>, dB: UnsafeMutablePointer<Scalar>  // (T, B, max width)
         var inputs: [UnsafeMutablePointer<Scalar>]      // what layer k (and the head, k = L) read
         /// What the last forward ended with: the backward starts there.
@@ -162,7 +160,7 @@ public final class Model<Scalar: NetworkScalar> {
                      }
                      return nil
                  },
-                 model.head.makeCache(acts: a, grads: a, rows: withHead ? n : 0))
+                 model.head.makeCache(acts: a, grads: a, rows: withHead ? n : 0, decoding: false))
             }
             let (gradsArena, (dA, dB)) = Arena<Scalar>.build { g in (g.take(n * maxWidth), g.take(n * maxWidth)) }
             let (stateArena, states) = Arena<Scalar>.build { s in
@@ -204,8 +202,7 @@ public final class Model<Scalar: NetworkScalar> {
         let run = try start(tokens: tokens, batch: batch, steps: steps, withHead: true)
         Self.timeMajor(targets, into: run.targets, batch: batch, steps: steps)
         let x = try runLayers(run)
-        head.forward(run.headCache, x, workspace: workspace)
-        let loss = try head.loss(run.headCache, run.targets.baseAddress!, workspace: workspace)
+        let loss = try head.loss(run.headCache, x, run.targets.baseAddress!, workspace: workspace)
         run.backwardFrom = .loss
         return loss
     }
@@ -368,10 +365,13 @@ public final class Model<Scalar: NetworkScalar> {
         return config.vocabularySize * 4 * layer.hidden
     }
 
-    /// The logits of the last `forward`: (T, B, V), time-major (row t*B + b); empty before.
+    /// The logits of the last `forward`: (T, B, V), time-major (row t*B + b); empty before, and
+    /// with an adaptive softmax (which computes only the clusters of the targets).
     public var logits: UnsafeBufferPointer<Scalar> {
-        guard let run, run.hasHead else { return UnsafeBufferPointer(start: nil, count: 0) }
-        return UnsafeBufferPointer(start: run.headCache.logits,
+        guard let run, run.hasHead, let logits = OutputLayer.logits(run.headCache) else {
+            return UnsafeBufferPointer(start: nil, count: 0)
+        }
+        return UnsafeBufferPointer(start: logits,
                                    count: run.batch * run.steps * config.vocabularySize)
     }
 
@@ -446,7 +446,7 @@ public final class Model<Scalar: NetworkScalar> {
         let lstmCaches: [LSTMLayer<Scalar>.Cache?]  // T = 1
         let lstmStates: [LSTMLayer<Scalar>.State?]
         let attentionCaches: [AttentionLayer<Scalar>.DecodeCache?]  // KV caches live in `state`
-        let headCache: OutputHead<Scalar>.Cache     // (B, V)
+        let headCache: OutputLayer<Scalar>.Cache    // (B, V)
         var position = 0
 
         init(model: Model, batch: Int) {
@@ -457,7 +457,7 @@ public final class Model<Scalar: NetworkScalar> {
                      if case let .lstm(l) = layer { return l.makeCache(acts: a, grads: a, batch: batch, steps: 1) }
                      return nil
                  },
-                 model.head.makeCache(acts: a, grads: a, rows: batch))
+                 model.head.makeCache(acts: a, grads: a, rows: batch, decoding: true))
             }
             let (state, (states, attention)) = Arena<Scalar>.build { s in
                 (model.layers.map { layer -> LSTMLayer<Scalar>.State? in
@@ -481,8 +481,9 @@ public final class Model<Scalar: NetworkScalar> {
     }
 
     /// Feeds one token per sequence (B = tokens.count) at the next position and returns the
-    /// next-token logits (B, V), valid until the next call. Dropout is never applied. The first
-    /// call, or a call with a different B, starts from a zero state and an empty KV cache.
+    /// next-token logits (B, V) (with an adaptive softmax, log-probabilities), valid until the
+    /// next call. Dropout is never applied. The first call, or a call with a different B,
+    /// starts from a zero state and an empty KV cache.
     /// Throws when an attention layer's KV cache already holds max_sequence_length positions
     /// (call `resetState()`), or for an id outside the vocabulary.
     @_specialize(exported: true, where Scalar == Float)
@@ -508,8 +509,8 @@ public final class Model<Scalar: NetworkScalar> {
                 x = dec.attentionCaches[k]!.out
             }
         }
-        head.forward(dec.headCache, x, workspace: workspace)
+        let scores = head.scores(dec.headCache, x, workspace: workspace)
         dec.position += 1
-        return UnsafeBufferPointer(start: dec.headCache.logits, count: dec.batch * config.vocabularySize)
+        return UnsafeBufferPointer(start: scores, count: dec.batch * config.vocabularySize)
     }
 }

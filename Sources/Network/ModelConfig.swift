@@ -61,6 +61,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var tieEmbeddings: Bool
     /// Longest sequence an attention layer sees: the training T and the decoding KV cache.
     public var maxSequenceLength: Int
+    /// An adaptive softmax instead of the full one over V (see `AdaptiveSoftmaxConfig`); its
+    /// head has its own weights, so it cannot be tied to the embedding.
+    public var adaptiveSoftmax: AdaptiveSoftmaxConfig?
 
     private enum CodingKeys: String, CodingKey {
         case vocabularySize = "vocab_size"
@@ -69,16 +72,19 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case dropout
         case tieEmbeddings = "tie_embeddings"
         case maxSequenceLength = "max_sequence_length"
+        case adaptiveSoftmax = "adaptive_softmax"
     }
 
     public init(vocabularySize: Int, embeddingSize: Int, layers: [Layer], dropout: Float = 0,
-                tieEmbeddings: Bool = false, maxSequenceLength: Int = 256) {
+                tieEmbeddings: Bool = false, maxSequenceLength: Int = 256,
+                adaptiveSoftmax: AdaptiveSoftmaxConfig? = nil) {
         self.vocabularySize = vocabularySize
         self.embeddingSize = embeddingSize
         self.layers = layers
         self.dropout = dropout
         self.tieEmbeddings = tieEmbeddings
         self.maxSequenceLength = maxSequenceLength
+        self.adaptiveSoftmax = adaptiveSoftmax
     }
 
     /// The stack described by a comma-separated list of layer types, bottom first ("lstm",
@@ -128,6 +134,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         let last = width(before: layers.count)
         guard !tieEmbeddings || last == embeddingSize else {
             throw fail("tie_embeddings needs the last layer's width (\(last)) to equal embedding_size (\(embeddingSize))")
+        }
+        if let adaptiveSoftmax {
+            guard !tieEmbeddings else { throw fail("an adaptive softmax cannot be tied to the embedding (set tie_embeddings false)") }
+            try adaptiveSoftmax.validate(vocabularySize: vocabularySize, width: last)
         }
     }
 }

@@ -29,7 +29,8 @@ public struct ParameterTensor: Equatable, Sendable {
 /// | `attn{k}.proj.weight` | (C, C) | `nn.Linear(C, C)` |
 /// | `attn{k}.proj.bias` | (C) | |
 /// | `head.weight` | (V, C) | `nn.Linear(C, V)`; absent when embeddings are tied |
-/// | `head.bias` | (V) | always present |
+/// | `head.bias` | (V) | present unless the softmax is adaptive |
+/// | `adaptive.head.weight`, `adaptive.head.bias`, `adaptive.tail.{i}.0.weight`, `adaptive.tail.{i}.1.weight` | see `AdaptiveSoftmaxHead` | `nn.AdaptiveLogSoftmaxWithLoss` (with `adaptive_softmax`, instead of `head.*`) |
 ///
 /// With `tie_embeddings` the head multiplies by `embedding.weight`; in PyTorch set
 /// `head.weight = embedding.weight` and load with `strict=False` (the `head.weight` key is not
@@ -78,8 +79,12 @@ public final class ParameterStore<Scalar: NetworkScalar> {
             }
         }
         let c = config.width(before: config.layers.count)
-        if !config.tieEmbeddings { add("head.weight", [v, c]) }
-        add("head.bias", [v])
+        if let adaptive = config.adaptiveSoftmax {
+            for (name, shape) in AdaptiveSoftmaxHead<Scalar>.tensors(adaptive, vocabulary: v, width: c) { add(name, shape) }
+        } else {
+            if !config.tieEmbeddings { add("head.weight", [v, c]) }
+            add("head.bias", [v])
+        }
 
         tensors = list
         count = offset
@@ -130,7 +135,8 @@ public final class ParameterStore<Scalar: NetworkScalar> {
             let p = values.baseAddress! + t.offset
             let bound: Float
             if t.name == "embedding.weight" {
-                bound = index["head.weight"] == nil ? 0.1 : Float(3).squareRoot()
+                let tied = index["head.weight"] == nil && index["adaptive.head.weight"] == nil
+                bound = tied ? 0.1 : Float(3).squareRoot()
             } else if t.name.hasPrefix("lstm") {
                 bound = 1 / Float(t.shape[0] / 4).squareRoot()
             } else if t.name.hasSuffix("norm.weight") {

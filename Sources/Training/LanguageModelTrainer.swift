@@ -100,7 +100,7 @@ public final class LanguageModelTrainer {
                 try Self.load(initial, into: model)
             } else if options.characterLevel {
                 try OutputPrior(tokens: corpus.train, vocabularySize: options.model.vocabularySize)
-                    .initializeBias(model.parameters)
+                    .initializeBias(model.parameters, adaptive: options.model.adaptiveSoftmax)
             }
             try folder.create()
             try folder.writeVocabulary(vocabulary)

@@ -36,9 +36,21 @@ struct OutputPrior {
         logPrior = counts.map { Float(log((Double($0) + Self.smoothing) / total)) }
     }
 
-    /// Sets `head.bias` to the log prior.
-    func initializeBias(_ parameters: ParameterStore<Float>) throws {
-        let bias = try parameters.tensor("head.bias")
-        for (id, value) in logPrior.enumerated() { parameters.values[bias.offset + id] = value }
+    /// Sets `head.bias` to the log prior; with an adaptive softmax, `adaptive.head.bias` to the
+    /// log prior of its shortlisted ids and the log of each cluster's total (the clusters'
+    /// own layers have no bias: within a cluster the ids start alike).
+    func initializeBias(_ parameters: ParameterStore<Float>, adaptive: AdaptiveSoftmaxConfig? = nil) throws {
+        guard let adaptive else {
+            let bias = try parameters.tensor("head.bias")
+            for (id, value) in logPrior.enumerated() { parameters.values[bias.offset + id] = value }
+            return
+        }
+        let bias = try parameters.tensor("adaptive.head.bias")
+        let shortlist = adaptive.cutoffs[0]
+        for rank in 0..<shortlist { parameters.values[bias.offset + rank] = logPrior[Int(adaptive.order[rank])] }
+        for (i, ranks) in adaptive.clusterRanges(vocabularySize: logPrior.count).enumerated() {
+            let mass = ranks.reduce(0.0) { $0 + exp(Double(logPrior[Int(adaptive.order[$1])])) }
+            parameters.values[bias.offset + shortlist + i] = Float(log(mass))
+        }
     }
 }

@@ -79,3 +79,16 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         }
     }
 }
+
+extension TrainingOptions {
+    /// Gives the model an adaptive softmax (untied) whose clusters follow the frequency of the
+    /// ids among `trainTokens`, the training text's tokens (see `AdaptiveSoftmaxConfig`).
+    /// Throws for cutoffs that do not fit the vocabulary.
+    public mutating func useAdaptiveSoftmax(cutoffs: [Int], divValue: Double, trainTokens: [Int32]) throws {
+        model.tieEmbeddings = false
+        model.adaptiveSoftmax = AdaptiveSoftmaxConfig(
+            cutoffs: cutoffs, divValue: divValue,
+            order: AdaptiveSoftmaxConfig.frequencyOrder(tokens: trainTokens, vocabularySize: model.vocabularySize))
+        try validate()
+    }
+}

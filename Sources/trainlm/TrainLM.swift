@@ -57,6 +57,10 @@ struct TrainLM: ParsableCommand {
     var dropout: Float = 0.1
     @Flag(inversion: .prefixedNo, help: "Tie the output layer to the embedding (the last layer's width must equal --embedding).")
     var tie = true
+    @Option(help: ArgumentHelp("An adaptive softmax with these cutoffs (comma-separated frequency ranks, e.g. 1000,2500): the most frequent ids in the head, the rest in clusters scored through narrower projections. For large vocabularies, such as Chinese characters. Implies --no-tie.", valueName: "ranks"))
+    var adaptiveSoftmax: String?
+    @Option(help: "Each adaptive-softmax cluster projects to the width of the one before divided by this.")
+    var adaptiveDiv = 4.0
     @Option(help: "Longest context an attention layer sees (and the decoding KV cache).")
     var context = 256
 
@@ -108,6 +112,20 @@ struct TrainLM: ParsableCommand {
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let maxBytesPerFile, maxBytesPerFile < 1 { throw ValidationError("--max-bytes-per-file must be positive") }
+        if adaptiveSoftmax != nil, resume != nil || initFrom != nil {
+            throw ValidationError("--adaptive-softmax shapes a new model: it does not apply with --resume or --init-from")
+        }
+        _ = try adaptiveCutoffs()
+    }
+
+    /// The cutoffs of --adaptive-softmax, if given.
+    private func adaptiveCutoffs() throws -> [Int]? {
+        guard let adaptiveSoftmax else { return nil }
+        let parts = adaptiveSoftmax.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("--adaptive-softmax takes comma-separated ranks such as 1000,2500, got '\(adaptiveSoftmax)'")
+        }
+        return parts.map { $0! }
     }
 
     func run() throws {
@@ -136,6 +154,13 @@ struct TrainLM: ParsableCommand {
                                           tokenizer: tokenizer, threads: threadCount)
         } catch {
             throw CLIError("\(error)")
+        }
+        if let cutoffs = try adaptiveCutoffs(), resume == nil {
+            do {
+                try options.useAdaptiveSoftmax(cutoffs: cutoffs, divValue: adaptiveDiv, trainTokens: corpus.train)
+            } catch {
+                throw ValidationError("--adaptive-softmax: \(error)")
+            }
         }
         let trainer: LanguageModelTrainer
         do {
@@ -229,12 +254,13 @@ struct TrainLM: ParsableCommand {
             throw ValidationError("--layers: \(error)")
         }
         let model = ModelConfig(vocabularySize: vocabulary.count, embeddingSize: embedding, layers: layerList,
-                                dropout: dropout, tieEmbeddings: tie, maxSequenceLength: max(context, seq))
+                                dropout: dropout, tieEmbeddings: tie && adaptiveSoftmax == nil,
+                                maxSequenceLength: max(context, seq))
         var options = TrainingOptions(train: sources, model: model)
         options.characterLevel = char
         try setTrainingOptions(&options, validationSources: validationSources)
         do { try options.validate() } catch {
-            let hint = tie && model.width(before: layerList.count) != embedding ? " (or pass --no-tie)" : ""
+            let hint = model.tieEmbeddings && model.width(before: layerList.count) != embedding ? " (or pass --no-tie)" : ""
             throw ValidationError("\(error)\(hint)")
         }
         return (options, vocabulary)

@@ -52,6 +52,30 @@ import Testing
         #expect((result["nats_per_char"] as? Double ?? .nan) > 0)
     }
 
+    @Test func anAdaptiveSoftmaxRunTrainsGeneratesAndEvaluates() throws {
+        let (folder, file) = try corpus()
+        let run = folder.appendingPathComponent("run").path
+        let train = try CommandRunner.run("trainlm", Self.small + ["--adaptive-softmax", "8,24", "--epochs", "2",
+                                                                   "--run-dir", run, file])
+        #expect(train.status == 0, "\(train.stderr)")
+        let options = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/run.json"))) as! [String: Any]
+        let model = options["model"] as! [String: Any]
+        #expect((model["adaptive_softmax"] as? [String: Any])?["cutoffs"] as? [Int] == [8, 24])
+        #expect(model["tie_embeddings"] as? Bool == false)  // implied
+        let sample = try CommandRunner.run("generate", ["--run", run, "--prompt", "床前", "--max-tokens", "20", "--seed", "2"])
+        #expect(sample.status == 0, "\(sample.stderr)")
+        #expect(sample.text.hasPrefix("床前"))
+        let evaluation = try CommandRunner.run("evaluate", ["--run", run, "--protocol", "stream", "--length", "16", "--json", file])
+        #expect(evaluation.status == 0, "\(evaluation.stderr)")
+
+        for (cutoffs, message) in [("8,x", "comma-separated"), ("24,8", "increase"), ("8,100000", "increase")] {
+            let bad = try CommandRunner.run("trainlm", Self.small + ["--adaptive-softmax", cutoffs, "--run-dir",
+                                                                     folder.appendingPathComponent("bad").path, file])
+            #expect(bad.status == 64, "\(cutoffs): \(bad.status) \(bad.stderr)")
+            #expect(bad.stderr.contains(message), "\(cutoffs): \(bad.stderr)")
+        }
+    }
+
     @Test func fineTunesFromAnotherRunsWeights() throws {
         let (folder, file) = try corpus()
         let base = folder.appendingPathComponent("base").path

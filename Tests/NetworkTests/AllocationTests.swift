@@ -13,9 +13,10 @@ import Testing
 /// (4 x 128) x (128 x 512) and the output head), so the worker runs part of every step.
 // Serialized: the counter of tracked threads is process-wide, so the 2-thread case's first
 // step would count in the 1-thread case's steady-state window if they ran at once.
-@Test(.serialized, arguments: [1, 2])
-func steadyStateTrainingStepAllocatesNothing(threads: Int) throws {
-    let config: ModelConfig, b: Int, t: Int
+/// Also with an adaptive softmax, whose clusters take a different number of rows every step.
+@Test(.serialized, arguments: [(1, false), (2, false), (2, true)])
+func steadyStateTrainingStepAllocatesNothing(threads: Int, adaptive: Bool) throws {
+    var config: ModelConfig, b: Int, t: Int
     if threads == 1 {
         config = ModelConfig(
             vocabularySize: 23, embeddingSize: 8,
@@ -28,6 +29,10 @@ func steadyStateTrainingStepAllocatesNothing(threads: Int) throws {
             layers: [.lstm(hidden: 128), .attention(heads: 2), .lstm(hidden: 64)],
             dropout: 0.1, tieEmbeddings: true, maxSequenceLength: 16)
         (b, t) = (4, 16)
+    }
+    if adaptive {
+        config.tieEmbeddings = false
+        config.adaptiveSoftmax = AdaptiveSoftmaxConfig(cutoffs: [30, 100], order: (0..<Int32(config.vocabularySize)).reversed())
     }
     malloc_counter_track_thread(1)
     defer { malloc_counter_track_thread(0) }

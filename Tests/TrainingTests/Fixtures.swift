@@ -1,5 +1,6 @@
 import Foundation
 import Network
+import Testing
 import Text
 @testable import Training
 
@@ -57,5 +58,24 @@ enum Fixture {
                         resume: Bool = false, threads: Int = 1) throws -> LanguageModelTrainer {
         try LanguageModelTrainer(options: options, vocabulary: vocabulary, corpus: corpus(options, vocabulary),
                                  folder: RunFolder(path: folder), threads: threads, resume: resume)
+    }
+
+    /// Trains a small model (embedding 32, no dropout, 60 epochs at 1e-2) on `options`' text,
+    /// a few lines repeated, and checks that it learned them: the validation lines occur in
+    /// training too, so both losses fall far below the uniform log(V).
+    static func expectMemorizes(_ options: TrainingOptions, _ vocabulary: Vocabulary) throws {
+        var options = options
+        options.model.embeddingSize = 32
+        options.model.dropout = 0
+        options.epochs = 60
+        options.learningRate = 1e-2
+        options.minLearningRate = 1e-3
+        let trainer = try Fixture.trainer(options, vocabulary, folder: Fixture.folder())
+        var last: Metrics?
+        trainer.onEvaluation = { last = $0 }
+        #expect(try trainer.run() == .finished)
+        let final = try #require(last)
+        #expect(try #require(final.trainLoss) < 0.15)
+        #expect(try #require(final.validationLoss) < 0.15)
     }
 }
