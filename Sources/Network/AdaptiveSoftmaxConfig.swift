@@ -27,13 +27,10 @@ public struct AdaptiveSoftmaxConfig: Codable, Equatable, Sendable {
         self.order = order
     }
 
-    /// The ids ranked by how often they occur as targets in `tokens` (every token after the
-    /// first), ties by id: the same data always gives the same order.
-    public static func frequencyOrder(tokens: [Int32], vocabularySize: Int) -> [Int32] {
-        var counts = [Int](repeating: 0, count: vocabularySize)
-        for id in tokens.dropFirst() where id >= 0 && Int(id) < vocabularySize { counts[Int(id)] += 1 }
-        return (0..<vocabularySize).sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }
-            .map { Int32($0) }
+    /// The ids ranked by their `counts` (one per id), ties by id: the same data always gives
+    /// the same order.
+    public static func frequencyOrder(counts: [Int]) -> [Int32] {
+        counts.indices.sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }.map { Int32($0) }
     }
 
     /// The ranks where each cluster starts and ends: [cutoffs[i], end).

@@ -71,7 +71,7 @@ struct AdaptiveSoftmaxHead<Scalar: NetworkScalar> {
         let x: UnsafeMutablePointer<Scalar>             // (n_i, C) gathered inputs, then their gradient
         let projected: UnsafeMutablePointer<Scalar>     // (n_i, h)
         let dprojected: UnsafeMutablePointer<Scalar>    // (n_i, h)
-        let logits: UnsafeMutablePointer<Scalar>        // (n_i, V_i), then their gradient
+        let logits: UnsafeMutablePointer<Scalar>        // (n_i, V_i), then the gradient of their mean loss
     }
 
     final class Cache {
@@ -79,8 +79,9 @@ struct AdaptiveSoftmaxHead<Scalar: NetworkScalar> {
         let headLogits: UnsafeMutablePointer<Scalar>      // (N, S + K), then their gradient
         let headTargets: UnsafeMutableBufferPointer<Int32>
         let clusters: [ClusterCache]
-        /// Rows of each cluster in the last `loss`.
+        /// Rows of each cluster in the last `loss`, and rows counted in its mean.
         var counts: [Int]
+        var counted = 0
         /// (N, V) log-probabilities in id order, for decoding; nil in training caches.
         let logProbabilities: UnsafeMutablePointer<Scalar>?
 
@@ -116,6 +117,7 @@ struct AdaptiveSoftmaxHead<Scalar: NetworkScalar> {
         let n = cache.rows, hw = headWidth
         for i in clusters.indices { cache.counts[i] = 0 }
         var counted = 0
+        defer { cache.counted = counted }
         for r in 0..<n {
             let t = Int(targets[r])
             if t == Int(ignoreTarget) { cache.headTargets[r] = ignoreTarget; continue }
@@ -141,26 +143,25 @@ struct AdaptiveSoftmaxHead<Scalar: NetworkScalar> {
             return 0
         }
         // Each softmax's gradient comes back as the mean over its own rows; every row must
-        // weigh 1 / counted in the total.
+        // weigh 1 / counted in the total, so `backward` scales a cluster's by rows / counted.
         var total = Double(try Scalar.softmaxCrossEntropy(cache.headLogits, cache.headLogits,
                                                           cache.headTargets.baseAddress!, n: n, v: hw,
                                                           workspace: workspace))
         for (i, cluster) in clusters.enumerated() where cache.counts[i] > 0 {
             let c = cache.clusters[i], rows = cache.counts[i]
             for j in 0..<rows { (c.x + j * width).update(from: x + Int(c.rows[j]) * width, count: width) }
-            project(cluster, c, rows: rows, workspace: workspace)
+            project(cluster, c, input: c.x, rows: rows, workspace: workspace)
             let mean = try Scalar.softmaxCrossEntropy(c.logits, c.logits, c.targets.baseAddress!, n: rows,
                                                       v: cluster.size, workspace: workspace)
-            let share = Scalar(rows) / Scalar(counted)
-            for e in 0..<(rows * cluster.size) { c.logits[e] *= share }
-            total += Double(mean) * Double(share)
+            total += Double(mean) * Double(rows) / Double(counted)
         }
         return Scalar(total)
     }
 
-    /// logits (rows, V_i) = (x_i P_i^T) W_i^T for the cluster's gathered rows.
-    private func project(_ cluster: Cluster, _ c: ClusterCache, rows: Int, workspace: GemmWorkspace) {
-        Scalar.gemm(c.projected, ldc: cluster.hidden, c.x, lda: width, transA: .none, cluster.projection, ldb: width,
+    /// logits (rows, V_i) = (input P_i^T) W_i^T, input (rows, C).
+    private func project(_ cluster: Cluster, _ c: ClusterCache, input: UnsafePointer<Scalar>, rows: Int,
+                         workspace: GemmWorkspace) {
+        Scalar.gemm(c.projected, ldc: cluster.hidden, input, lda: width, transA: .none, cluster.projection, ldb: width,
                     transB: .transpose, m: rows, n: cluster.hidden, k: width, alpha: 1, beta: 0, workspace: workspace)
         Scalar.gemm(c.logits, ldc: cluster.size, c.projected, lda: cluster.hidden, transA: .none, cluster.output,
                     ldb: cluster.hidden, transB: .transpose, m: rows, n: cluster.size, k: cluster.hidden,
@@ -178,10 +179,12 @@ struct AdaptiveSoftmaxHead<Scalar: NetworkScalar> {
                     transB: .none, m: n, n: width, k: hw, alpha: 1, beta: 0, workspace: workspace)
         for (i, cluster) in clusters.enumerated() where cache.counts[i] > 0 {
             let c = cache.clusters[i], rows = cache.counts[i], h = cluster.hidden
+            // c.logits holds the gradient of the cluster's own mean (see `loss`).
+            let share = Scalar(rows) / Scalar(cache.counted)
             Scalar.gemm(cluster.doutput, ldc: h, c.logits, lda: cluster.size, transA: .transpose, c.projected,
-                        ldb: h, transB: .none, m: cluster.size, n: h, k: rows, alpha: 1, beta: 1, workspace: workspace)
+                        ldb: h, transB: .none, m: cluster.size, n: h, k: rows, alpha: share, beta: 1, workspace: workspace)
             Scalar.gemm(c.dprojected, ldc: h, c.logits, lda: cluster.size, transA: .none, cluster.output, ldb: h,
-                        transB: .none, m: rows, n: h, k: cluster.size, alpha: 1, beta: 0, workspace: workspace)
+                        transB: .none, m: rows, n: h, k: cluster.size, alpha: share, beta: 0, workspace: workspace)
             Scalar.gemm(cluster.dprojection, ldc: width, c.dprojected, lda: h, transA: .transpose, c.x, ldb: width,
                         transB: .none, m: h, n: width, k: rows, alpha: 1, beta: 1, workspace: workspace)
             // The gathered inputs are no longer needed: their buffer takes their gradient.
@@ -206,8 +209,7 @@ struct AdaptiveSoftmaxHead<Scalar: NetworkScalar> {
         }
         for (i, cluster) in clusters.enumerated() {
             let c = cache.clusters[i]
-            c.x.update(from: x, count: n * width)
-            project(cluster, c, rows: n, workspace: workspace)
+            project(cluster, c, input: x, rows: n, workspace: workspace)
             for r in 0..<n {
                 let row = c.logits + r * cluster.size
                 Self.logSoftmax(row, count: cluster.size)

@@ -30,10 +30,17 @@ struct OutputPrior {
 
     /// From the training tokens: every token after the first is a target.
     init(tokens: [Int32], vocabularySize: Int) {
-        var counts = [Int](repeating: 0, count: vocabularySize)
-        for id in tokens.dropFirst() where id >= 0 && Int(id) < vocabularySize { counts[Int(id)] += 1 }
+        let counts = Self.targetCounts(tokens, vocabularySize: vocabularySize)
         let total = Double(max(0, tokens.count - 1)) + Self.smoothing * Double(vocabularySize)
         logPrior = counts.map { Float(log((Double($0) + Self.smoothing) / total)) }
+    }
+
+    /// How often each id is a target in `tokens` (every token after the first); ids outside
+    /// the vocabulary (never produced by a tokenizer) are not counted.
+    static func targetCounts(_ tokens: [Int32], vocabularySize: Int) -> [Int] {
+        var counts = [Int](repeating: 0, count: vocabularySize)
+        for id in tokens.dropFirst() where id >= 0 && Int(id) < vocabularySize { counts[Int(id)] += 1 }
+        return counts
     }
 
     /// Sets `head.bias` to the log prior; with an adaptive softmax, `adaptive.head.bias` to the

@@ -88,7 +88,8 @@ extension TrainingOptions {
         model.tieEmbeddings = false
         model.adaptiveSoftmax = AdaptiveSoftmaxConfig(
             cutoffs: cutoffs, divValue: divValue,
-            order: AdaptiveSoftmaxConfig.frequencyOrder(tokens: trainTokens, vocabularySize: model.vocabularySize))
+            order: AdaptiveSoftmaxConfig.frequencyOrder(
+                counts: OutputPrior.targetCounts(trainTokens, vocabularySize: model.vocabularySize)))
         try validate()
     }
 }

@@ -12,6 +12,7 @@ import Testing
         #expect(prior.logPrior == expected)
         let mass = prior.logPrior.reduce(0.0) { $0 + exp(Double($1)) }
         #expect(abs(mass - 1) < 1e-6)
+        #expect(OutputPrior.targetCounts([0, 1, 1, 2, 1], vocabularySize: 4) == [0, 3, 1, 0])
         // Ids outside the vocabulary (never produced by a tokenizer) are ignored, not a crash.
         #expect(OutputPrior(tokens: [0, 7, -1], vocabularySize: 2).logPrior.count == 2)
     }
