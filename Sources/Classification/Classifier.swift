@@ -98,7 +98,7 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
 /// buffers; prediction runs the model's inference path (`Model.inferFeatures`).
 ///
 /// Prediction runs on `threads` workers at once, each a model over the same parameters (with
-/// its own buffers, sharing one inference gate table) and its own copy of the head, taking every
+/// its own buffers, sharing one inference gate table) and a head over the same weights, taking every
 /// `threads`-th batch: no synchronization per time step, as splitting each product would need.
 /// A classifier is not thread-safe itself: one call at a time.
 public final class Classifier {
@@ -114,7 +114,9 @@ public final class Classifier {
     /// The TF-IDF model mixed in at `spec.tfidfWeight`, if any.
     public private(set) var tfidf: TfidfModel?
     private var workers: [(model: Model<Float>, head: ClassifierHead<Float>)] = []
-    /// Whether the workers' gate tables and head copies match the current weights.
+    /// The workers' shared gate table (`GateTable`).
+    private var gateTable: GateTable<Float>?
+    /// Whether the workers' gate table matches the current weights.
     private var workersReady = false
 
     public var labels: [String] { spec.labels }
@@ -171,6 +173,8 @@ public final class Classifier {
     /// from `tokens(_:)`, in their order. Runs in inference mode (no dropout).
     public func probabilities(_ sequences: [[Int32]]) throws -> [[Float]] {
         prepareWorkers()
+        // Id 0 pads the shorter texts of a batch (`forward`).
+        if let gateTable { try model.fillGateTable(gateTable, for: sequences + [[0]]) }
         let batchSize = self.batchSize
         let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
         let batches = stride(from: 0, to: order.count, by: batchSize).map {
@@ -243,17 +247,13 @@ public final class Classifier {
         guard !workersReady else { return }
         if workers.isEmpty {
             workers = (0..<threads).map { _ in
-                let copy = Model(sharingParametersOf: model, threads: 1)
-                return (copy, ClassifierHead(width: head.width, classes: head.classes, ngramBuckets: head.ngramBuckets))
+                (Model(sharingParametersOf: model, threads: 1), ClassifierHead(predictingWith: head))
             }
         }
-        // One gate table (a (V, E) by (E, 4H) product) on all of the model's threads, read by
-        // every worker: half the start-up work and cache footprint of one table per worker.
-        let table = model.makeGateTable()
-        for (copy, headCopy) in workers {
-            copy.prepareForInference(shared: table)
-            _ = headCopy.values.update(fromContentsOf: head.values)
-        }
+        // One gate table, read by every worker and filled here before they run (on all of the
+        // model's threads): half the work and cache footprint of one table per worker.
+        gateTable = model.makeGateTable()
+        for (copy, _) in workers { copy.prepareForInference(shared: gateTable) }
         workersReady = true
     }
 

@@ -77,14 +77,18 @@ public struct ClassifierFolder: Sendable {
         let head = classifier.head
         do {
             try model.parameters.load(from: file, others: Set(head.tensors.map(\.name) + Self.tfidfNames))
-            func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
+            func checked(_ name: String, _ shape: [Int]) throws -> String {
                 guard let info = file.info(name), info.shape == shape else {
                     throw ClassificationError.model("no tensor '\(name)' of shape \(shape)")
                 }
-                return try file.floats(name, requireFinite: true)
+                return name
+            }
+            func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
+                try file.floats(checked(name, shape), requireFinite: true)
             }
             for t in head.tensors {
-                _ = UnsafeMutableBufferPointer(rebasing: head.values[t.range]).update(fromContentsOf: try tensor(t.name, t.shape))
+                try file.copyFloats(checked(t.name, t.shape), into: UnsafeMutableBufferPointer(rebasing: head.values[t.range]),
+                                    requireFinite: true)
             }
             if spec.tfidfWeight > 0, let buckets = spec.ngrams?.buckets {
                 let k = spec.labels.count

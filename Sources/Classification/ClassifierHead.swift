@@ -50,20 +50,38 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
     private var lengths: [Int] = []
     private var ngramRows: [[Int32]] = []
 
+    /// The head whose weights this one reads (`init(predictingWith:)`), kept alive by this
+    /// reference; nil when the weights are this head's own.
+    private let weightsOwner: ClassifierHead?
+
+    /// A head with every weight zero.
     public init(width: Int, classes: Int, ngramBuckets: Int = 0) {
         self.width = width
         self.classes = classes
         self.ngramBuckets = ngramBuckets
         let count = classes * 3 * width + classes + ngramBuckets * classes
-        values = .allocate(capacity: count)
-        values.initialize(repeating: 0)
-        gradients = .allocate(capacity: count)
-        gradients.initialize(repeating: 0)
+        values = ZeroedMemory.allocate(Scalar.self, count: count)
+        gradients = ZeroedMemory.allocate(Scalar.self, count: count)
+        weightsOwner = nil
+    }
+
+    /// A head for prediction that reads `other`'s weights, as they are at each call, with
+    /// buffers of its own (prediction workers run one each); it has no gradients, and
+    /// `backward` must not be called on it.
+    public init(predictingWith other: ClassifierHead) {
+        width = other.width
+        classes = other.classes
+        ngramBuckets = other.ngramBuckets
+        values = other.values
+        gradients = UnsafeMutableBufferPointer(start: nil, count: 0)
+        weightsOwner = other
     }
 
     deinit {
-        values.deallocate()
-        gradients.deallocate()
+        if weightsOwner == nil {
+            ZeroedMemory.deallocate(values)
+            ZeroedMemory.deallocate(gradients)
+        }
         for p in [pooled, logitRows, dlogits, dpooled, dfeatures] { p?.deallocate() }
         argmax?.deallocate()
     }
@@ -73,13 +91,13 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
     private var ngramTable: UnsafeMutablePointer<Scalar> { bias + classes }
 
     /// nn.Linear's initialization, uniform(-1/sqrt(3C), 1/sqrt(3C)) from a seeded stream, for
-    /// the linear layer; zero for the n-gram table.
+    /// the linear layer. The n-gram table keeps its values: zero in a new head (writing the
+    /// zeros again would touch every page of a table that prediction reads a few rows of).
     public func initialize(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         let bound = 1 / Float(3 * width).squareRoot()
         let linear = classes * 3 * width + classes
         for i in 0..<linear { values[i] = Scalar((rng.nextUnitFloat() * 2 - 1) * bound) }
-        ngramTable.update(repeating: 0, count: ngramBuckets * classes)
     }
 
     /// Pools `features` (T, B, C) and returns the logits (B, K), valid until the next call.
@@ -157,6 +175,7 @@ public final class ClassifierHead<Scalar: NetworkScalar> {
     /// loss with respect to the features (T, B, C) (zero at padded positions), valid until the
     /// next call.
     public func backward() -> UnsafePointer<Scalar> {
+        precondition(weightsOwner == nil, "ClassifierHead: a prediction head has no gradients")
         let (b, steps) = shape, c = width, k = classes
         let dpooled = dpooled!, dfeatures = dfeatures!, argmax = argmax!
         Scalar.gemm(gradients.baseAddress!, ldc: 3 * c, dlogits!, lda: k, transA: .transpose, pooled!, ldb: 3 * c,

@@ -80,7 +80,7 @@ struct LSTMLayer<Scalar: NetworkScalar> {
 
     /// `forward` for a first layer whose input is an embedding lookup, without the input
     /// product: row r of the projection is row ids[r] of `gateTable` (V, 4H), which holds
-    /// embedding W_ih^T + b_ih + b_hh for every token (`makeGateTable`). Inference only.
+    /// embedding W_ih^T + b_ih + b_hh for every token in `ids` (`GateTable`). Inference only.
     func forward(_ cache: Cache, gateTable: UnsafePointer<Scalar>, ids: UnsafePointer<Int32>, vocabulary: Int,
                  state: State, workspace: GemmWorkspace) throws {
         try Scalar.embeddingForward(cache.acts, ids, gateTable, n: cache.steps * cache.batch, c: 4 * hidden,
@@ -89,7 +89,7 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     }
 
     /// What the first layer of an inference run reads: a sequence x (T, B, I), or the rows
-    /// of a gate table (`makeGateTable`) for token ids (T, B).
+    /// of a gate table (`GateTable`) for token ids (T, B).
     enum InferenceInput {
         case sequence(UnsafePointer<Scalar>)
         case gateTable(UnsafePointer<Scalar>, ids: UnsafePointer<Int32>, vocabulary: Int)
@@ -135,16 +135,16 @@ struct LSTMLayer<Scalar: NetworkScalar> {
         return h + bh
     }
 
-    /// table (V, 4H) = embedding (V, I) W_ih^T + b_ih + b_hh.
-    func makeGateTable(_ table: UnsafeMutablePointer<Scalar>, embedding: UnsafePointer<Scalar>, vocabulary: Int,
-                       workspace: GemmWorkspace) {
+    /// Rows of a gate table: out (n, 4H) = x (n, I) W_ih^T + b_ih + b_hh, x being embedding rows.
+    func gateRows(_ out: UnsafeMutablePointer<Scalar>, inputs x: UnsafePointer<Scalar>, n: Int,
+                  workspace: GemmWorkspace) {
         let g = 4 * hidden
         // The two biases summed once in row 0, then copied to the other rows.
-        table.update(from: bih, count: g)
-        Scalar.axpy(table, alpha: 1, bhh, count: g)
-        Scalar.broadcastRows(table + g, table, rows: vocabulary - 1, cols: g, workspace: workspace)
-        Scalar.gemm(table, ldc: g, embedding, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
-                    m: vocabulary, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
+        out.update(from: bih, count: g)
+        Scalar.axpy(out, alpha: 1, bhh, count: g)
+        Scalar.broadcastRows(out + g, out, rows: n - 1, cols: g, workspace: workspace)
+        Scalar.gemm(out, ldc: g, x, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
+                    m: n, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
     }
 
     /// The recurrence over cache.acts, which holds the input projection plus biases. W_hh is

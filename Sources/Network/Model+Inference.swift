@@ -73,6 +73,7 @@ extension Model {
             guard case let .lstm(layer) = layers[k], let buffers = run.lstm[k] else { continue }
             let input: LSTMLayer<Scalar>.InferenceInput
             if k == 0, run.fromGateTable, let gateTable {
+                try gateTableRows(for: UnsafeBufferPointer(start: ids, count: batch * steps))
                 input = .gateTable(gateTable.values.baseAddress!, ids: ids, vocabulary: config.vocabularySize)
             } else {
                 input = .sequence(x)

@@ -51,6 +51,8 @@ public final class Model<Scalar: NetworkScalar> {
     private var decoder: Decoder?
     /// (V, 4H): the first LSTM layer's input projection of every token, when prepared.
     private(set) var gateTable: GateTable<Scalar>?
+    /// Whether `gateTable` is this model's own (filled by it) or shared (filled by its maker).
+    private var ownsGateTable = false
     /// Buffers of `inferFeatures`, grown to the largest (B, T) asked for.
     var inference: InferenceRun?
 
@@ -261,6 +263,7 @@ public final class Model<Scalar: NetworkScalar> {
             switch layers[k] {
             case let .lstm(layer):
                 if k == 0, tableReady, let gateTable {
+                    try gateTableRows(for: UnsafeBufferPointer(run.ids))
                     try layer.forward(run.lstmCaches[k]!, gateTable: gateTable.values.baseAddress!,
                                       ids: run.ids.baseAddress!, vocabulary: config.vocabularySize,
                                       state: run.lstmStates[k]!, workspace: workspace)
@@ -333,31 +336,70 @@ public final class Model<Scalar: NetworkScalar> {
         try embedding.backward(dout, run.ids.baseAddress!, n: n)
     }
 
-    /// Inference speed-up for a first LSTM layer: precomputes its input projection of every
-    /// token (V x 4H scalars), so that `forwardFeatures` and `forward` read a row per token
-    /// instead of multiplying. A snapshot of the current weights: call again after changing
-    /// them; setting `training` to true discards it. Does nothing unless layer 0 is an LSTM.
-    /// `shared`: a table that `makeGateTable()` of a model over the same parameters made from
-    /// the current weights, used instead of building another (prediction workers share one).
+    /// Inference speed-up for a first LSTM layer: its input projection of each token (4H
+    /// scalars) is computed once, the first time the token turns up (`GateTable`), so that
+    /// `inferFeatures` and `forward` read a row per token instead of multiplying. A snapshot of
+    /// the current weights: call again after changing them; setting `training` to true
+    /// discards it. Does nothing unless layer 0 is an LSTM.
+    /// `shared`: a table that `makeGateTable()` of a model over the same parameters made, used
+    /// instead of one of this model's own (prediction workers share one). This model then only
+    /// reads it: the table's maker fills the rows of a batch (`fillGateTable`) before this
+    /// model runs it.
     public func prepareForInference(shared: GateTable<Scalar>? = nil) {
         training = false
         if let shared, shared.count == gateTableCount {
             gateTable = shared
+            ownsGateTable = false
         } else {
             gateTable = makeGateTable()
+            ownsGateTable = true
         }
         inference = nil  // its layout depends on whether the table is there
     }
 
-    /// The first LSTM layer's input projection of every token under the current weights, built
-    /// on this model's workspace threads; nil unless layer 0 is an LSTM. Changes nothing in
-    /// the model, so a model in training can make it for its inference copies.
+    /// An empty gate table for the first LSTM layer under the current weights; nil unless
+    /// layer 0 is an LSTM. Changes nothing in the model, so a model in training can make one
+    /// for its inference copies.
     public func makeGateTable() -> GateTable<Scalar>? {
         guard case let .lstm(layer)? = layers.first else { return nil }
-        let table = GateTable<Scalar>(count: gateTableCount)
-        layer.makeGateTable(table.values.baseAddress!, embedding: parameters.value("embedding.weight"),
-                            vocabulary: config.vocabularySize, workspace: workspace)
-        return table
+        return GateTable<Scalar>(vocabulary: config.vocabularySize, width: 4 * layer.hidden)
+    }
+
+    /// Computes the rows of `table` (from `makeGateTable()`) that `ids` need and it lacks, on
+    /// this model's threads. Ids outside the vocabulary are skipped: reading them is refused.
+    public func fillGateTable(_ table: GateTable<Scalar>, for ids: UnsafeBufferPointer<Int32>) throws {
+        guard case let .lstm(layer)? = layers.first, table.count == gateTableCount else { return }
+        let new = table.missing(ids)
+        guard !new.isEmpty else { return }
+        // Two rows at least: a one-row product takes the vector-matrix path, whose sums are
+        // ordered differently, and a row's values must not depend on the ids beside it.
+        let rows = new.count == 1 ? [new[0], new[0]] : new
+        let e = config.embeddingSize, g = table.width
+        let x = UnsafeMutablePointer<Scalar>.allocate(capacity: rows.count * e)
+        let out = UnsafeMutablePointer<Scalar>.allocate(capacity: rows.count * g)
+        defer { x.deallocate(); out.deallocate() }
+        try rows.withUnsafeBufferPointer { try embedding.forward(x, $0.baseAddress!, n: rows.count) }
+        layer.gateRows(out, inputs: x, n: rows.count, workspace: workspace)
+        for (r, id) in new.enumerated() {
+            (table.values.baseAddress! + Int(id) * g).update(from: out + r * g, count: g)
+        }
+        table.markFilled(new)
+    }
+
+    /// `fillGateTable` for every id of `sequences`.
+    public func fillGateTable(_ table: GateTable<Scalar>, for sequences: [[Int32]]) throws {
+        try Array(sequences.joined()).withUnsafeBufferPointer { try fillGateTable(table, for: $0) }
+    }
+
+    /// Makes the gate table ready for `ids`: an own table gets its missing rows, a shared one
+    /// must have them already (its owner fills it before the workers run).
+    func gateTableRows(for ids: UnsafeBufferPointer<Int32>) throws {
+        guard let gateTable else { return }
+        if ownsGateTable {
+            try fillGateTable(gateTable, for: ids)
+        } else if !gateTable.hasRows(for: ids) {
+            throw NetworkError.shapeMismatch("the shared gate table lacks rows of this batch (fill it before the workers run)")
+        }
     }
 
     private var gateTableCount: Int {

@@ -12,7 +12,7 @@ import Kernels
 ///
 /// All buffers belong to the caller; no primitive allocates. Sizes and argument order follow
 /// the `Kernels` functions of the same name (outputs first, then inputs, then sizes).
-public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
+public protocol NetworkScalar: BinaryFloatingPoint, Sendable, BitwiseCopyable {
     /// C = alpha op(A) op(B) + beta C, row-major with leading dimensions (see `Kernels.gemm`).
     static func gemm(
         _ c: UnsafeMutablePointer<Self>, ldc: Int,

@@ -27,7 +27,6 @@ extension ParameterStore where Scalar == Float {
         if let extra = file.tensors.first(where: { !expected.contains($0.name) }) {
             throw NetworkError.shapeMismatch("the file has a tensor '\(extra.name)' that this model does not")
         }
-        var loaded: [[Float]] = []
         for t in tensors {
             guard let info = file.info(t.name) else {
                 throw NetworkError.shapeMismatch("the file has no tensor '\(t.name)'")
@@ -35,10 +34,11 @@ extension ParameterStore where Scalar == Float {
             guard info.shape == t.shape else {
                 throw NetworkError.shapeMismatch("'\(t.name)' has shape \(info.shape) in the file, \(t.shape) in the model")
             }
-            loaded.append(try file.floats(t.name, requireFinite: true))
+            try file.checkFloats(t.name, requireFinite: true)
         }
-        for (t, values) in zip(tensors, loaded) {
-            _ = UnsafeMutableBufferPointer(rebasing: self.values[t.offset..<(t.offset + t.count)]).update(fromContentsOf: values)
+        // Every check passed: straight from the file's buffer into the parameters.
+        for t in tensors {
+            try file.copyFloats(t.name, into: UnsafeMutableBufferPointer(rebasing: values[t.offset..<(t.offset + t.count)]))
         }
     }
 

@@ -88,18 +88,18 @@ public final class ParameterStore<Scalar: NetworkScalar> {
 
         tensors = list
         count = offset
-        values = .allocate(capacity: max(1, offset))
-        values.initialize(repeating: 0)
-        gradients = .allocate(capacity: max(1, offset))
-        gradients.initialize(repeating: 0)
+        // Zeroed pages cost nothing until used: a model loaded to predict never touches its
+        // gradients.
+        values = ZeroedMemory.allocate(Scalar.self, count: max(1, offset))
+        gradients = ZeroedMemory.allocate(Scalar.self, count: max(1, offset))
         var index: [String: Int] = [:]
         for (i, t) in list.enumerated() { index[t.name] = i }
         self.index = index
     }
 
     deinit {
-        values.deallocate()
-        gradients.deallocate()
+        ZeroedMemory.deallocate(values)
+        ZeroedMemory.deallocate(gradients)
     }
 
     /// The tensor called `name`; throws `NetworkError.unknownParameter`.

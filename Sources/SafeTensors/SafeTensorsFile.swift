@@ -47,9 +47,15 @@ public struct SafeTensorsFile: Sendable {
     /// flat index and coordinates.
     public func floats(_ name: String, requireFinite: Bool = false) throws -> [Float] {
         let info = try require(name)
+        if info.dtype == .float32 {
+            if requireFinite { try checkFiniteFloat32(info) }
+            return [Float](unsafeUninitializedCapacity: info.elementCount) { buffer, count in
+                copyFloat32(info, into: UnsafeMutableBufferPointer(rebasing: buffer[..<info.elementCount]))
+                count = info.elementCount
+            }
+        }
         let values: [Float]
         switch info.dtype {
-        case .float32: values = decode(info) { Float(bitPattern: $0.load(UInt32.self)) }
         case .float16: values = decode(info) { Float(halfBits: $0.load(UInt16.self)) }
         case .bfloat16: values = decode(info) { Float(bitPattern: UInt32($0.load(UInt16.self)) << 16) }
         case .float64: values = decode(info) { Float(Double(bitPattern: $0.load(UInt64.self))) }
@@ -59,6 +65,73 @@ public struct SafeTensorsFile: Sendable {
             throw SafeTensorsError.nonFinite(tensor: name, index: bad, coordinates: coordinates(of: bad, in: info.shape))
         }
         return values
+    }
+
+    /// Throws what `floats(name, requireFinite:)` would, without keeping any values (for F32,
+    /// without converting any).
+    public func checkFloats(_ name: String, requireFinite: Bool) throws {
+        let info = try require(name)
+        if info.dtype == .float32 {
+            if requireFinite { try checkFiniteFloat32(info) }
+        } else {
+            _ = try floats(name, requireFinite: requireFinite)
+        }
+    }
+
+    /// `floats(name, requireFinite:)` written into `destination`, which must hold exactly the
+    /// tensor's element count. Throws what `floats` throws, before writing anything. F32 (the
+    /// format's usual dtype) is copied in one block, without an array in between.
+    public func copyFloats(_ name: String, into destination: UnsafeMutableBufferPointer<Float>,
+                           requireFinite: Bool = false) throws {
+        let info = try require(name)
+        precondition(destination.count == info.elementCount,
+                     "copyFloats: '\(name)' has \(info.elementCount) elements, the destination \(destination.count)")
+        if info.dtype == .float32 {
+            if requireFinite { try checkFiniteFloat32(info) }
+            copyFloat32(info, into: destination)
+        } else {
+            _ = destination.update(fromContentsOf: try floats(name, requireFinite: requireFinite))
+        }
+    }
+
+    /// Throws `.nonFinite` for the first NaN or infinity of an F32 tensor. x * 0 is NaN for
+    /// exactly those, so a block of 64 values is summed that way in vector registers and looked
+    /// at once; only a block that fails is searched value by value.
+    private func checkFiniteFloat32(_ info: TensorInfo) throws {
+        let count = info.elementCount
+        let bad: Int? = bytes.withUnsafeBytes { raw in
+            let p = raw.baseAddress! + bufferStart + info.dataOffsets.lowerBound
+            var i = 0
+            while i + 64 <= count {
+                var sum = SIMD16<Float>()
+                for j in stride(from: i, to: i + 64, by: 16) {
+                    sum += p.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) * 0
+                }
+                if sum != sum { break }
+                i += 64
+            }
+            while i < count {
+                let bits = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+                if !Float(bitPattern: bits).isFinite { return i }
+                i += 1
+            }
+            return nil
+        }
+        if let bad {
+            throw SafeTensorsError.nonFinite(tensor: info.name, index: bad, coordinates: coordinates(of: bad, in: info.shape))
+        }
+    }
+
+    /// Copies an F32 tensor's bytes into `destination` (its element count).
+    private func copyFloat32(_ info: TensorInfo, into destination: UnsafeMutableBufferPointer<Float>) {
+        bytes.withUnsafeBytes { raw in
+            let start = bufferStart + info.dataOffsets.lowerBound
+            let source = UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4 * info.elementCount)])
+            UnsafeMutableRawBufferPointer(destination).copyMemory(from: source)
+        }
+        #if _endian(big)
+        for i in destination.indices { destination[i] = Float(bitPattern: UInt32(littleEndian: destination[i].bitPattern)) }
+        #endif
     }
 
     /// The tensor's values as `Double`, row-major, converted exactly from F64, F32, F16 or BF16.

@@ -136,8 +136,9 @@ func headGradientsMatchCentralDifferences(ngramBuckets: Int) throws {
     let own = Model(sharingParametersOf: model, threads: 1)
     own.prepareForInference()
     let expected = Array(UnsafeBufferPointer(start: try own.forwardFeatures(tokens: tokens, batch: 5, steps: 7), count: 5 * 7 * 11))
-    // Made by the training model (which stays in training) and read by two copies.
+    // Made and filled by the training model (which stays in training), read by two copies.
     let table = try #require(model.makeGateTable())
+    try model.fillGateTable(table, for: [tokens])
     #expect(model.training)
     for _ in 0..<2 {
         let copy = Model(sharingParametersOf: model, threads: 1)

@@ -62,3 +62,41 @@ func inferenceFeaturesEqualTheTrainingPathsInEveryShape(gateTable: Bool) throws 
     model.prepareForInference()
     #expect(throws: (any Error).self) { try model.inferFeatures(tokens: [-1, 2], batch: 1, steps: 2) }
 }
+
+@Test func gateTableRowsAreFilledOnDemandAndDoNotDependOnTheirNeighbours() throws {
+    let config = ModelConfig(vocabularySize: 37, embeddingSize: 11, layers: [.lstm(hidden: 13)])
+    let model = try Model<Float>(config: config, seed: 3, threads: 2)
+    let ids: [Int32] = [5, 9, 5, 36, 0, 9, 17]
+    // All at once, against one id at a time in another order (a one-row product takes
+    // another kernel path), against the whole vocabulary at once.
+    let together = try #require(model.makeGateTable())
+    try model.fillGateTable(together, for: [ids])
+    #expect(together.filledRows == 5)
+    let single = try #require(model.makeGateTable())
+    for id in ids.reversed() { try model.fillGateTable(single, for: [[id]]) }
+    #expect(single.filledRows == 5)
+    let all = try #require(model.makeGateTable())
+    try model.fillGateTable(all, for: [(0..<37).map { Int32($0) }])
+    let g = 4 * 13
+    for id in Set(ids) {
+        let row = Int(id) * g..<(Int(id) + 1) * g
+        #expect(Array(together.values[row]) == Array(single.values[row]), "id \(id)")
+        #expect(Array(together.values[row]) == Array(all.values[row]), "id \(id)")
+    }
+    // Filling again computes nothing; an id outside the vocabulary gets no row (reading it is
+    // refused, `inferenceRefusesABadShapeOrId`).
+    try model.fillGateTable(together, for: [ids])
+    try model.fillGateTable(together, for: [[-1, 37, 5]])
+    #expect(together.filledRows == 5)
+}
+
+@Test func aCopyRefusesASharedGateTableThatLacksItsRows() throws {
+    let config = ModelConfig(vocabularySize: 21, embeddingSize: 6, layers: [.lstm(hidden: 5)])
+    let model = try Model<Float>(config: config, seed: 2, threads: 1)
+    let table = try #require(model.makeGateTable())
+    let copy = Model(sharingParametersOf: model, threads: 1)
+    copy.prepareForInference(shared: table)
+    try model.fillGateTable(table, for: [[1, 2, 3, 4]])
+    _ = try copy.inferFeatures(tokens: [1, 2, 3, 4], batch: 2, steps: 2)
+    #expect(throws: NetworkError.self) { try copy.inferFeatures(tokens: [1, 2, 3, 20], batch: 2, steps: 2) }
+}

@@ -66,3 +66,46 @@ private func littleEndian16(_ values: [UInt16]) -> [UInt8] { values.flatMap { [U
     #expect(refusal { try file.floats("d", requireFinite: true) } == .nonFinite(tensor: "d", index: 1, coordinates: [1]))
     #expect(try file.doubles("d", requireFinite: true) == [1, 1e300])
 }
+
+/// A file whose F32 tensor `name` starts 3 bytes into the buffer, after a U8 tensor.
+private func afterThreeBytes(_ name: String, _ values: [Float]) throws -> SafeTensorsFile {
+    let end = 3 + 4 * values.count
+    let header = #"{"pad":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"# +
+        #""\#(name)":{"dtype":"F32","shape":[\#(values.count)],"data_offsets":[3,\#(end)]}}"#
+    return try SafeTensorsFile(bytes: craftedFile(header, buffer: [1, 2, 3] + values.flatMap { v in
+        withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) }
+    }))
+}
+
+@Test func theFiniteCheckFindsTheFirstBadValueAnywhereInALongTensor() throws {
+    // 64-value blocks are checked at once: the first bad value of a failing block, in the tail
+    // after the last whole block, and with an unaligned buffer (a 3-byte tensor before it).
+    for (count, bad) in [(200, 0), (200, 63), (200, 64), (200, 150), (200, 191), (200, 192), (200, 199), (64, 63), (5, 4)] {
+        for value in [Float.nan, .infinity, -.infinity] {
+            var values = (0..<count).map { Float($0) * 0.5 - 7 }
+            values[bad] = value
+            if bad + 3 < count { values[bad + 3] = .nan }  // a later one is not the one named
+            let file = try afterThreeBytes("w", values)
+            let want = SafeTensorsError.nonFinite(tensor: "w", index: bad, coordinates: [bad])
+            #expect(refusal { try file.floats("w", requireFinite: true) } == want, "count \(count), bad \(bad)")
+            #expect(refusal { try file.checkFloats("w", requireFinite: true) } == want)
+            var destination = [Float](repeating: 42, count: count)
+            #expect(refusal { try destination.withUnsafeMutableBufferPointer { try file.copyFloats("w", into: $0, requireFinite: true) } } == want)
+            #expect(destination.allSatisfy { $0 == 42 }, "nothing is written before the check passes")
+        }
+    }
+}
+
+@Test func copyFloatsWritesWhatFloatsReturns() throws {
+    let values = (0..<133).map { Float($0) * -0.25 + 3 }
+    let file = try SafeTensorsFile(bytes: encodeSafeTensors([NamedTensor("w", shape: [7, 19], values),
+                                                             NamedTensor("d", shape: [2], .float64([1.5, -2]))]))
+    var out = [Float](repeating: 0, count: 133)
+    try out.withUnsafeMutableBufferPointer { try file.copyFloats("w", into: $0, requireFinite: true) }
+    #expect(out == values)
+    #expect(try file.floats("w", requireFinite: true) == values)
+    var converted: [Float] = [0, 0]
+    try converted.withUnsafeMutableBufferPointer { try file.copyFloats("d", into: $0) }
+    #expect(converted == [1.5, -2])
+    try file.checkFloats("w", requireFinite: true)
+}
