@@ -1,6 +1,6 @@
 """Driver for scripts/bench-train-step (run it through that script, which sets up the venv).
 
-    bench_train_step.py KERNELBENCH TRAINBENCH           run everything, print the table
+    bench_train_step.py KERNELBENCH TRAINBENCH [--only a,s]   run every config (or these), print the table
     bench_train_step.py torch train|decode --OPTION N... one PyTorch measurement (internal)
 
 Each measurement runs in its own process, ours through `trainbench`, PyTorch through this file,
@@ -20,6 +20,8 @@ CONFIGS = {
     "a": dict(vocab=5000, embedding=128, hidden=256, **{"lstm-layers": 2}, heads=0, batch=32, seq=64),
     "b": dict(vocab=8000, embedding=128, hidden=512, **{"lstm-layers": 2}, heads=0, batch=32, seq=64),
     "c": dict(vocab=5000, embedding=128, hidden=256, **{"lstm-layers": 2}, heads=4, batch=32, seq=64),
+    # bench-train's same-size character model of tiny Shakespeare (its 65-character alphabet)
+    "s": dict(vocab=65, embedding=128, hidden=256, **{"lstm-layers": 2}, heads=0, batch=32, seq=64),
 }
 DECODE = ["a", "b"]
 THREADS = [1, 2]
@@ -114,8 +116,10 @@ def options(name, threads):
     return [x for k, v in o.items() for x in (f"--{k}", str(v))]
 
 
-def main(kernelbench, trainbench):
+def main(kernelbench, trainbench, only=None):
     import torch
+
+    configs = {n: c for n, c in CONFIGS.items() if only is None or n in only}
 
     print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs")
     print(f"loadavg before: {open('/proc/loadavg').read().split()[:3]}")
@@ -123,13 +127,13 @@ def main(kernelbench, trainbench):
           "torch.set_num_threads(threads)")
     print(f"timing: {TIMING['warmup']} warm-up + {TIMING['steps']} timed runs; train = forward + "
           f"zero grads + backward + AdamW, B*T tokens; decode = batch 1, {TIMING['tokens']} tokens")
-    for name, c in CONFIGS.items():
+    for name, c in configs.items():
         print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
     print()
 
     peak = {t: run([kernelbench, "peak", str(t)])[2] for t in THREADS}
     rows = []
-    jobs = [("train", n) for n in CONFIGS] + [("decode", n) for n in DECODE]
+    jobs = [("train", n) for n in configs] + [("decode", n) for n in DECODE if n in configs]
     for mode, name in jobs:
         for threads in THREADS:
             args = [mode] + options(name, threads)
@@ -188,5 +192,7 @@ if __name__ == "__main__":
         torch_measure(sys.argv[2], o)
     elif len(sys.argv) == 3:
         main(sys.argv[1], sys.argv[2])
+    elif len(sys.argv) == 5 and sys.argv[3] == "--only":
+        main(sys.argv[1], sys.argv[2], set(sys.argv[4].split(",")))
     else:
         sys.exit(__doc__)
