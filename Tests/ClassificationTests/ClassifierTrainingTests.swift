@@ -144,6 +144,17 @@ func learnsASeparableSetPerfectlyAndRepeatably(ngramBuckets: Int) throws {
     #expect(try classifier.probabilities(texts).elementsEqual(together) { zip($0, $1).allSatisfy { abs($0 - $1) < 1e-5 } })
 }
 
+@Test func aTextsProbabilitiesDoNotDependOnWhatCameBefore() throws {
+    // The gate table computes a token's row when a batch first holds it: here a text's rows
+    // come from one product, then from one product per token, and must be the same bits.
+    let classifier = try Sentiment.classifier()
+    let text = try classifier.tokens(Sentiment.positive[0])
+    let first = try classifier.probabilities([text])
+    classifier.weightsChanged()  // a fresh, empty gate table
+    for id in text.reversed() { _ = try classifier.probabilities([[id]]) }
+    #expect(try classifier.probabilities([text]) == first)
+}
+
 @Test func unfreezesOneGroupPerStageFromTheTop() throws {
     let classifier = try Sentiment.classifier()
     var options = Sentiment.options()
