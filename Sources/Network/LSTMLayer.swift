@@ -40,6 +40,7 @@ struct LSTMLayer<Scalar: NetworkScalar> {
         let dgates: UnsafeMutablePointer<Scalar>  // (T, B, 4H)
         let dh: UnsafeMutablePointer<Scalar>      // (B, H)
         let dc: UnsafeMutablePointer<Scalar>      // (B, H)
+        let dbias: UnsafeMutablePointer<Scalar>   // (4H): the column sums of dgates
         /// W_hh packed for the steps of the forward and of the backward; empty for T = 1
         /// (decoding), whose single step multiplies W_hh directly.
         let packedForward: UnsafeMutablePointer<Scalar>, packedBackward: UnsafeMutablePointer<Scalar>
@@ -56,7 +57,7 @@ struct LSTMLayer<Scalar: NetworkScalar> {
                      h: arena.take((steps + 1) * bh), c: arena.take((steps + 1) * bh),
                      acts: arena.take(steps * batch * g), bias: arena.take(g),
                      dgates: grads.take(steps * batch * g), dh: grads.take(bh), dc: grads.take(bh),
-                     packedForward: arena.take(packed), packedBackward: grads.take(packed))
+                     dbias: grads.take(g), packedForward: arena.take(packed), packedBackward: grads.take(packed))
     }
 
     /// The output (T, B, H) inside `cache`.
@@ -193,8 +194,11 @@ struct LSTMLayer<Scalar: NetworkScalar> {
                     transB: .none, m: g, n: h, k: n, alpha: 1, beta: 1, workspace: workspace)
         Scalar.gemm(dwih, ldc: input, cache.dgates, lda: g, transA: .transpose, x, ldb: input,
                     transB: .none, m: g, n: input, k: n, alpha: 1, beta: 1, workspace: workspace)
-        Scalar.addColumnSums(dbih, cache.dgates, rows: n, cols: g, workspace: workspace)
-        Scalar.addColumnSums(dbhh, cache.dgates, rows: n, cols: g, workspace: workspace)
+        // Both biases get the same gradient, the column sums of dgates: one pass over them.
+        cache.dbias.update(repeating: 0, count: g)
+        Scalar.addColumnSums(cache.dbias, cache.dgates, rows: n, cols: g, workspace: workspace)
+        Scalar.axpy(dbih, alpha: 1, cache.dbias, count: g)
+        Scalar.axpy(dbhh, alpha: 1, cache.dbias, count: g)
         Scalar.gemm(dx, ldc: input, cache.dgates, lda: g, transA: .none, wih, ldb: input,
                     transB: .none, m: n, n: input, k: g, alpha: 1, beta: 0, workspace: workspace)
     }
