@@ -1,26 +1,25 @@
+import Kernels
+
 /// One contiguous, zero-initialized block of scalars from which a set of buffers is carved
 /// (llm.c's "one malloc per kind of state"). Built in two passes with the same carving code:
 /// `Arena.measure { arena in ... }` counts what the closure takes, then the real arena of that
 /// size hands out the pointers. The arena owns the memory and frees it on deinit; the carved
 /// pointers must not outlive it.
 final class Arena<Scalar: NetworkScalar> {
-    private let base: UnsafeMutablePointer<Scalar>?
+    /// nil while measuring.
+    private let block: UnsafeMutableBufferPointer<Scalar>?
+    private var base: UnsafeMutablePointer<Scalar>? { block?.baseAddress }
     private(set) var used = 0
     let capacity: Int
 
     private init(capacity: Int, measuring: Bool) {
         self.capacity = capacity
-        if measuring {
-            base = nil
-        } else {
-            // 64-byte alignment, like the kernels' packed panels.
-            let raw = UnsafeMutableRawPointer.allocate(
-                byteCount: max(1, capacity) * MemoryLayout<Scalar>.stride, alignment: 64)
-            base = raw.initializeMemory(as: Scalar.self, repeating: 0, count: max(1, capacity))
-        }
+        // 64-byte aligned, like the kernels' packed panels; pages of a large arena that a
+        // smaller shape never reaches (inference buffers serve every smaller batch) stay unmapped.
+        block = measuring ? nil : ZeroedMemory.allocate(Scalar.self, count: max(1, capacity))
     }
 
-    deinit { base.map { UnsafeMutableRawPointer($0).deallocate() } }
+    deinit { block.map { ZeroedMemory.deallocate($0) } }
 
     /// The next `count` scalars. While measuring, a placeholder pointer that must not be used.
     func take(_ count: Int) -> UnsafeMutablePointer<Scalar> {

@@ -48,9 +48,9 @@ public struct SafeTensorsFile: Sendable {
     public func floats(_ name: String, requireFinite: Bool = false) throws -> [Float] {
         let info = try require(name)
         if info.dtype == .float32 {
-            if requireFinite { try checkFiniteFloat32(info) }
-            return [Float](unsafeUninitializedCapacity: info.elementCount) { buffer, count in
-                copyFloat32(info, into: UnsafeMutableBufferPointer(rebasing: buffer[..<info.elementCount]))
+            return try [Float](unsafeUninitializedCapacity: info.elementCount) { buffer, count in
+                try copyFloats(name, into: UnsafeMutableBufferPointer(rebasing: buffer[..<info.elementCount]),
+                               requireFinite: requireFinite)
                 count = info.elementCount
             }
         }

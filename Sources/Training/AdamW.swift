@@ -35,16 +35,14 @@ public final class AdamW {
     public init(count: Int, settings: Settings = Settings(), decay: [Range<Int>]) {
         self.settings = settings
         self.count = count
-        m = .allocate(capacity: count)
-        v = .allocate(capacity: count)
-        m.initialize(repeating: 0)
-        v.initialize(repeating: 0)
+        m = ZeroedMemory.allocate(Float.self, count: count)
+        v = ZeroedMemory.allocate(Float.self, count: count)
         decayMask = decay.sorted { $0.lowerBound < $1.lowerBound }
     }
 
     deinit {
-        m.deallocate()
-        v.deallocate()
+        ZeroedMemory.deallocate(m)
+        ZeroedMemory.deallocate(v)
     }
 
     /// One update of `parameters` (count) from `gradients` (count) at learning rate `lr`, split
