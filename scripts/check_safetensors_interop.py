@@ -220,6 +220,9 @@ def main():
         # AdaptiveLogSoftmaxWithLoss, classes in the frequency order the config stores).
         whole_model(sys.argv[3], sys.argv[4], work, 4, ["--adaptive-softmax", "4,10", "--adaptive-div", "2"],
                     "adaptive softmax")
+        # `seen`: the ids the training text never uses in one cluster, scored by PyTorch too.
+        whole_model(sys.argv[3], sys.argv[4], work, 5, ["--adaptive-softmax", "seen"],
+                    "adaptive softmax, unused ids in one cluster")
     if failures:
         print(f"FAIL: {len(failures)} check(s) failed")
         sys.exit(1)

@@ -21,9 +21,12 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
     public var ngramOrder = 3
     /// The longest character n-gram of Han text the table sees (0: none).
     public var hanNgramOrder = 0
-    /// The weight of the TF-IDF model's log-probabilities in the mixture with the network's
-    /// (0: the network alone, no `TfidfModel`; see `Classifier.useTfidf`).
+    /// The weight of the TF-IDF model's log-probabilities in the mixture with the network's,
+    /// for texts of `ScriptGroup.other` and of `.han` (0 for both: the network alone, no
+    /// `TfidfModel`; see `Classifier.useTfidf`). Files from before the Han weight existed use
+    /// one weight for both.
     public var tfidfWeight = 0.0
+    public var tfidfHanWeight = 0.0
     public static let ngramBucketRange = 0...(1 << 26)
     public static let ngramOrderRange = 1...8
 
@@ -48,7 +51,15 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case labels, model, maxTokens = "max_tokens", languageModel = "language_model"
         case simplifyLinks = "simplify_links", ngramBuckets = "ngram_buckets", ngramOrder = "ngram_order"
-        case hanNgramOrder = "han_ngram_order", tfidfWeight = "tfidf_weight"
+        case hanNgramOrder = "han_ngram_order", tfidfWeight = "tfidf_weight", tfidfHanWeight = "tfidf_han_weight"
+    }
+
+    /// Whether predictions mix in a TF-IDF model.
+    public var mixesTfidf: Bool { tfidfWeight > 0 || tfidfHanWeight > 0 }
+
+    /// The TF-IDF mixture weight of a text of `group`.
+    public func tfidfWeight(for group: ScriptGroup) -> Double {
+        group == .han ? tfidfHanWeight : tfidfWeight
     }
 
     /// Files written before a field existed read as its old behaviour.
@@ -63,6 +74,7 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         ngramOrder = try c.decodeIfPresent(Int.self, forKey: .ngramOrder) ?? 3
         hanNgramOrder = try c.decodeIfPresent(Int.self, forKey: .hanNgramOrder) ?? 0
         tfidfWeight = try c.decodeIfPresent(Double.self, forKey: .tfidfWeight) ?? 0
+        tfidfHanWeight = try c.decodeIfPresent(Double.self, forKey: .tfidfHanWeight) ?? tfidfWeight
     }
 
     /// Refuses settings no classifier can have.
@@ -79,10 +91,10 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         guard hanNgramOrder == 0 || Self.ngramOrderRange.contains(hanNgramOrder) else {
             throw ClassificationError.data("the Han n-gram order must be 0 or in \(Self.ngramOrderRange), got \(hanNgramOrder)")
         }
-        guard tfidfWeight >= 0, tfidfWeight <= 1 else {
-            throw ClassificationError.data("the TF-IDF weight must be in [0, 1], got \(tfidfWeight)")
+        for weight in [tfidfWeight, tfidfHanWeight] where !(weight >= 0 && weight <= 1) {
+            throw ClassificationError.data("a TF-IDF weight must be in [0, 1], got \(weight)")
         }
-        guard tfidfWeight == 0 || ngramBuckets > 0 else {
+        guard !mixesTfidf || ngramBuckets > 0 else {
             throw ClassificationError.data("a TF-IDF model needs the n-gram rows (n-gram buckets above 0)")
         }
     }
@@ -111,7 +123,7 @@ public final class Classifier {
     public var batchSize = 64
     /// Workers of `probabilities`.
     public let threads: Int
-    /// The TF-IDF model mixed in at `spec.tfidfWeight`, if any.
+    /// The TF-IDF model mixed in at `spec.tfidfWeight(for:)`, if any.
     public private(set) var tfidf: TfidfModel?
     private var workers: [(model: Model<Float>, head: ClassifierHead<Float>)] = []
     /// The workers' shared gate table (`GateTable`).
@@ -185,7 +197,7 @@ public final class Classifier {
         // Each worker touches only its own model, head copy and result rows.
         let workers = UncheckedSendable(value: self.workers)
         let ngrams = spec.ngrams, pieces = tokenizer.vocabulary.tokens
-        let tfidf = spec.tfidfWeight > 0 ? self.tfidf : nil, tfidfWeight = spec.tfidfWeight
+        let tfidf = spec.mixesTfidf ? self.tfidf : nil, spec = self.spec
         DispatchQueue.concurrentPerform(iterations: workers.value.count) { w in
             let (model, head) = workers.value[w]
             let mine = stride(from: w, to: batches.count, by: workers.value.count).map { batches[$0] }
@@ -201,7 +213,8 @@ public final class Classifier {
                         let z = Array(logits[(row * k)..<((row + 1) * k)])
                         if let tfidf, !rows.isEmpty {
                             let linear = tfidf.logits(tfidf.features(rows[row]))
-                            results.set(index, TfidfModel.mixture(z, linear, weight: tfidfWeight))
+                            let weight = spec.tfidfWeight(for: ScriptGroup.of(ids: texts[row], pieces: pieces))
+                            results.set(index, TfidfModel.mixture(z, linear, weight: weight))
                         } else {
                             results.set(index, Self.softmax(z[...]))
                         }
@@ -214,19 +227,22 @@ public final class Classifier {
         return try results.values()
     }
 
-    /// Mixes `model`'s log-probabilities into every prediction at `weight` (0, or nil: the
-    /// network alone). The model must read the spec's n-gram rows.
-    public func useTfidf(_ model: TfidfModel?, weight: Double) throws {
-        guard let model, weight > 0 else {
+    /// Mixes `model`'s log-probabilities into every prediction at `weight`, and into those
+    /// of Han texts (`ScriptGroup`) at `hanWeight` (by default the same; 0 for both, or a nil
+    /// model: the network alone). The model must read the spec's n-gram rows.
+    public func useTfidf(_ model: TfidfModel?, weight: Double, hanWeight: Double? = nil) throws {
+        let hanWeight = hanWeight ?? weight
+        guard let model, weight > 0 || hanWeight > 0 else {
             tfidf = nil
-            spec.tfidfWeight = 0
+            (spec.tfidfWeight, spec.tfidfHanWeight) = (0, 0)
             return
         }
-        guard let ngrams = spec.ngrams, model.buckets == ngrams.buckets, model.classes == labels.count, weight <= 1 else {
+        guard let ngrams = spec.ngrams, model.buckets == ngrams.buckets, model.classes == labels.count,
+              weight >= 0, weight <= 1, hanWeight >= 0, hanWeight <= 1 else {
             throw ClassificationError.model("the TF-IDF model does not fit the classifier's n-grams and labels")
         }
         tfidf = model
-        spec.tfidfWeight = weight
+        (spec.tfidfWeight, spec.tfidfHanWeight) = (weight, hanWeight)
     }
 
     /// The n-gram rows (`TokenNgrams`) of token sequences from `tokens(_:)`, which the head's

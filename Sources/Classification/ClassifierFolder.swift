@@ -41,7 +41,7 @@ public struct ClassifierFolder: Sendable {
             NamedTensor(t.name, shape: t.shape, Array(head.values[t.range]))
         }
         var tfidfTensors: [NamedTensor] = []
-        if let tfidf = classifier.tfidf, classifier.spec.tfidfWeight > 0 {
+        if let tfidf = classifier.tfidf, classifier.spec.mixesTfidf {
             tfidfTensors = [NamedTensor("tfidf.idf", shape: [tfidf.buckets], tfidf.idf),
                             NamedTensor("tfidf.weight", shape: [tfidf.buckets, tfidf.classes], tfidf.weight),
                             NamedTensor("tfidf.bias", shape: [tfidf.classes], tfidf.bias)]
@@ -90,11 +90,11 @@ public struct ClassifierFolder: Sendable {
                 try file.copyFloats(checked(t.name, t.shape), into: UnsafeMutableBufferPointer(rebasing: head.values[t.range]),
                                     requireFinite: true)
             }
-            if spec.tfidfWeight > 0, let buckets = spec.ngrams?.buckets {
+            if spec.mixesTfidf, let buckets = spec.ngrams?.buckets {
                 let k = spec.labels.count
                 let tfidf = TfidfModel(buckets: buckets, classes: k, idf: try tensor("tfidf.idf", [buckets]),
                                        weight: try tensor("tfidf.weight", [buckets, k]), bias: try tensor("tfidf.bias", [k]))
-                try classifier.useTfidf(tfidf, weight: spec.tfidfWeight)
+                try classifier.useTfidf(tfidf, weight: spec.tfidfWeight, hanWeight: spec.tfidfHanWeight)
             }
         } catch {
             throw ClassificationError.model("'\(weightsPath)' does not fit the classifier: \(error)")

@@ -250,19 +250,26 @@ public final class ClassifierTrainer {
         /// The inverse regularization strength of the TF-IDF model, and its macro F1 alone.
         public var c: Double
         public var tfidfMacroF1: Double
-        /// The mixture weight (0: the network alone), and the macro F1 of the network alone
-        /// and of the mixture.
+        /// The mixture weights of other and of Han texts (`ScriptGroup`; 0: the network
+        /// alone), and the macro F1 of the network alone and of the mixture, over all of
+        /// validation.
         public var weight: Double
+        public var hanWeight: Double
         public var networkMacroF1: Double
         public var mixtureMacroF1: Double
     }
 
+    /// Validation texts a script group needs for a weight of its own; fewer (a macro F1 over
+    /// a handful of texts says little) take the weight chosen over all of validation.
+    public static let textsPerGroupWeight = 100
+
     /// After `run`: fits a `TfidfModel` to the whole training texts (not the clauses), with
     /// each C of `cs` (ascending, each fit starting from the last) and keeps the best alone on
-    /// validation; then mixes it with the trained
-    /// network at the weight in 0, 0.05, ..., 1 with the best validation macro F1 (ties: the
-    /// smaller weight), and saves the folder. The classifier keeps the network alone when no
-    /// weight above 0 beats it. `report` hears each fit.
+    /// validation; then mixes it with the trained network at the weight in 0, 0.05, ..., 1
+    /// with the best validation macro F1 (ties: the smaller weight), chosen for Han texts and
+    /// for the rest apart (`ScriptGroup`), each on its own validation texts, and saves the
+    /// folder. The classifier keeps the network alone when no weight above 0 beats it.
+    /// `report` hears each fit.
     public func fitTfidf(cs: [Double] = [1, 3, 10, 30, 100], iterations: Int = 100,
                          report: (String) -> Void = { _ in }) throws -> TfidfChoice? {
         guard let ngrams = classifier.spec.ngrams else { return nil }
@@ -274,9 +281,10 @@ public final class ClassifierTrainer {
         let features = rows.map { model.features($0) }
         let validationFeatures = classifier.ngramRows(validation.map(\.ids)).map { model.features($0) }
         let gold = validation.map(\.label), labelNames = classifier.labels
-        func macroF1(_ probabilities: [[Float]]) -> Double {
-            let predicted = probabilities.map { p in p.indices.max { p[$0] < p[$1] }! }
-            return ClassificationReport(labels: labelNames, gold: gold, predicted: predicted).macroF1
+        func macroF1(_ probabilities: [[Float]], of texts: [Int]? = nil) -> Double {
+            let texts = texts ?? Array(gold.indices)
+            let predicted = texts.map { i in probabilities[i].indices.max { probabilities[i][$0] < probabilities[i][$1] }! }
+            return ClassificationReport(labels: labelNames, gold: texts.map { gold[$0] }, predicted: predicted).macroF1
         }
         var best: (model: TfidfModel, c: Double, f1: Double, logits: [[Float]])?
         for c in cs.sorted() {
@@ -292,16 +300,33 @@ public final class ClassifierTrainer {
         model = best.model
         let network = try classifier.probabilities(validation.map(\.ids))
         let networkLogits = network.map { p in p.map { Float(log(max(Double($0), 1e-30))) } }
-        var choice = TfidfChoice(c: best.c, tfidfMacroF1: best.f1, weight: 0, networkMacroF1: macroF1(network),
-                                 mixtureMacroF1: macroF1(network))
-        for step in 1...20 {
-            let weight = Double(step) / 20
-            let f1 = macroF1(zip(networkLogits, best.logits).map { TfidfModel.mixture($0, $1, weight: weight) })
-            if f1 > choice.mixtureMacroF1 { (choice.weight, choice.mixtureMacroF1) = (weight, f1) }
+        let weights = (0...20).map { Double($0) / 20 }
+        let mixtures = weights.map { weight in
+            zip(networkLogits, best.logits).map { TfidfModel.mixture($0, $1, weight: weight) }
         }
-        report(String(format: "mixture with the network: weight %.2f, validation macro F1 %.4f (network alone %.4f)",
-                      choice.weight, choice.mixtureMacroF1, choice.networkMacroF1))
-        try classifier.useTfidf(model, weight: choice.weight)
+        // The weight with the best macro F1 over `texts` (nil: all), the smallest of ties.
+        func bestWeight(of texts: [Int]? = nil) -> Int {
+            let scores = mixtures.map { macroF1($0, of: texts) }
+            return scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) }!
+        }
+        let overall = bestWeight()
+        let pieces = classifier.tokenizer.vocabulary.tokens
+        let groups = validation.map { ScriptGroup.of(ids: $0.ids, pieces: pieces) }
+        var chosen: [ScriptGroup: Int] = [:]
+        for group in ScriptGroup.allCases {
+            let members = groups.indices.filter { groups[$0] == group }
+            chosen[group] = members.count >= Self.textsPerGroupWeight ? bestWeight(of: members) : overall
+        }
+        let mixed = validation.indices.map { mixtures[chosen[groups[$0]]!][$0] }
+        var choice = TfidfChoice(c: best.c, tfidfMacroF1: best.f1, weight: weights[chosen[.other]!],
+                                 hanWeight: weights[chosen[.han]!], networkMacroF1: macroF1(network),
+                                 mixtureMacroF1: macroF1(mixed))
+        if choice.mixtureMacroF1 < choice.networkMacroF1 {
+            (choice.weight, choice.hanWeight, choice.mixtureMacroF1) = (0, 0, choice.networkMacroF1)
+        }
+        report(String(format: "mixture with the network: weight %.2f for Han texts, %.2f for others, validation macro F1 %.4f (network alone %.4f)",
+                      choice.hanWeight, choice.weight, choice.mixtureMacroF1, choice.networkMacroF1))
+        try classifier.useTfidf(model, weight: choice.weight, hanWeight: choice.hanWeight)
         try folder.save(classifier)
         return choice
     }

@@ -80,16 +80,47 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     }
 }
 
+/// A cutoff of an adaptive softmax as a user gives it: a frequency rank, or `seen`, the number
+/// of ids that occur in the training tokens. With `seen` last, the ids that never occur (a
+/// character vocabulary's byte fallback for the characters the text lacks, 192 of the 257 ids
+/// of tiny Shakespeare's) share one cluster that costs nothing in training, and the head is as
+/// wide as the text's alphabet plus one, instead of the whole vocabulary.
+public enum AdaptiveCutoff: Equatable, Sendable {
+    case rank(Int)
+    case seen
+
+    /// "seen" or a rank; nil for anything else.
+    public init?(_ text: some StringProtocol) {
+        let word = String(text.filter { $0 != " " })
+        if word == "seen" {
+            self = .seen
+        } else if let rank = Int(word) {
+            self = .rank(rank)
+        } else {
+            return nil
+        }
+    }
+}
+
 extension TrainingOptions {
     /// Gives the model an adaptive softmax (untied) whose clusters follow the frequency of the
     /// ids among `trainTokens`, the training text's tokens (see `AdaptiveSoftmaxConfig`).
     /// Throws for cutoffs that do not fit the vocabulary.
     public mutating func useAdaptiveSoftmax(cutoffs: [Int], divValue: Double, trainTokens: [Int32]) throws {
+        try useAdaptiveSoftmax(cutoffs: cutoffs.map(AdaptiveCutoff.rank), divValue: divValue, trainTokens: trainTokens)
+    }
+
+    /// The same, `.seen` standing for the number of ids that occur in `trainTokens`.
+    public mutating func useAdaptiveSoftmax(cutoffs: [AdaptiveCutoff], divValue: Double, trainTokens: [Int32]) throws {
+        let counts = OutputPrior.targetCounts(trainTokens, vocabularySize: model.vocabularySize)
+        let seen = counts.count(where: { $0 > 0 })
+        if cutoffs.contains(.seen) && seen == model.vocabularySize {
+            throw TrainingError.data("every id of the vocabulary occurs in the training text: 'seen' leaves no ids for a cluster")
+        }
         model.tieEmbeddings = false
         model.adaptiveSoftmax = AdaptiveSoftmaxConfig(
-            cutoffs: cutoffs, divValue: divValue,
-            order: AdaptiveSoftmaxConfig.frequencyOrder(
-                counts: OutputPrior.targetCounts(trainTokens, vocabularySize: model.vocabularySize)))
+            cutoffs: cutoffs.map { if case .rank(let r) = $0 { r } else { seen } },
+            divValue: divValue, order: AdaptiveSoftmaxConfig.frequencyOrder(counts: counts))
         try validate()
     }
 }

@@ -27,8 +27,9 @@ struct Train: ParsableCommand {
             off): the bag of phrases that fastText and TF-IDF models read, trained together \
             with the encoder. After training, a logistic regression over the same rows \
             weighted by TF-IDF is fitted to its optimum (C chosen on validation) and its \
-            log-probabilities are mixed with the network's at the weight that validates best \
-            (--no-tfidf: the network alone).
+            log-probabilities are mixed with the network's at the weight that validates best, \
+            chosen apart for texts mostly in Han characters and for the rest (--no-tfidf: the \
+            network alone).
 
             Labels usually belong to whole texts, and short texts often lean to one class; \
             every epoch therefore also trains on the clauses (cut at , . ; ! ? and their \

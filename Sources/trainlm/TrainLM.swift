@@ -57,7 +57,7 @@ struct TrainLM: ParsableCommand {
     var dropout: Float = 0.1
     @Flag(inversion: .prefixedNo, help: "Tie the output layer to the embedding (the last layer's width must equal --embedding).")
     var tie = true
-    @Option(help: ArgumentHelp("An adaptive softmax with these cutoffs (comma-separated frequency ranks, e.g. 1000,2500): the most frequent ids in the head, the rest in clusters scored through narrower projections. For large vocabularies, such as Chinese characters. Implies --no-tie.", valueName: "ranks"))
+    @Option(help: ArgumentHelp("An adaptive softmax with these cutoffs (comma-separated frequency ranks, e.g. 1000,2500): the most frequent ids in the head, the rest in clusters scored through narrower projections. For large vocabularies, such as Chinese characters. 'seen' stands for the number of ids that occur in the training text: with --char, 'seen' alone puts the byte-fallback ids of characters the text lacks into one cluster that costs nothing in training. Implies --no-tie.", valueName: "ranks"))
     var adaptiveSoftmax: String?
     @Option(help: "Each adaptive-softmax cluster projects to the width of the one before divided by this.")
     var adaptiveDiv = 4.0
@@ -119,11 +119,11 @@ struct TrainLM: ParsableCommand {
     }
 
     /// The cutoffs of --adaptive-softmax, if given.
-    private func adaptiveCutoffs() throws -> [Int]? {
+    private func adaptiveCutoffs() throws -> [AdaptiveCutoff]? {
         guard let adaptiveSoftmax else { return nil }
-        let parts = adaptiveSoftmax.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let parts = adaptiveSoftmax.split(separator: ",", omittingEmptySubsequences: false).map { AdaptiveCutoff($0) }
         guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
-            throw ValidationError("--adaptive-softmax takes comma-separated ranks such as 1000,2500, got '\(adaptiveSoftmax)'")
+            throw ValidationError("--adaptive-softmax takes comma-separated ranks such as 1000,2500 (or 'seen'), got '\(adaptiveSoftmax)'")
         }
         return parts.map { $0! }
     }

@@ -215,16 +215,18 @@ func learnsASeparableSetPerfectlyAndRepeatably(ngramBuckets: Int) throws {
     #expect(verdicts[6] == .error("line of 100 bytes exceeds the limit of 50"))
 }
 
-/// After training, a TF-IDF model is fitted and mixed in at the weight that validates best;
-/// the folder keeps it, and a loaded classifier predicts the same probabilities. A folder
-/// whose spec asks for the mixture but lacks its tensors is refused.
+/// After training, a TF-IDF model is fitted and mixed in at the weights that validate best
+/// (one for Han texts, one for the rest); the folder keeps it, and a loaded classifier
+/// predicts the same probabilities. A folder whose spec asks for the mixture but lacks its
+/// tensors is refused.
 @Test func aTfidfModelIsFittedMixedInAndSaved() throws {
     let (trainer, folder) = try train(ngramBuckets: 256)
     let choice = try #require(try trainer.fitTfidf(cs: [1, 10]))
     #expect(choice.tfidfMacroF1 == 1)
     #expect(choice.mixtureMacroF1 >= choice.networkMacroF1)
-    #expect((choice.weight > 0) == (trainer.classifier.tfidf != nil))
+    #expect((choice.weight > 0 || choice.hanWeight > 0) == (trainer.classifier.tfidf != nil))
     #expect(trainer.classifier.spec.tfidfWeight == choice.weight)
+    #expect(trainer.classifier.spec.tfidfHanWeight == choice.hanWeight)
     let texts = try (Sentiment.positive + Sentiment.negative).map { try trainer.classifier.tokens($0) }
     let loaded = try folder.load(threads: 1)
     #expect(loaded.spec == trainer.classifier.spec)
@@ -245,11 +247,23 @@ func learnsASeparableSetPerfectlyAndRepeatably(ngramBuckets: Int) throws {
         for (a, b) in zip(p, q) { #expect(abs(a - b) < 1e-6) }
     }
 
+    // At weight 1 for Han texts and 0 for the rest: the TF-IDF model's for the Chinese
+    // texts, the network's alone for the English ones.
+    try loaded.useTfidf(nil, weight: 0)
+    let network = try loaded.probabilities(texts)
+    try loaded.useTfidf(model, weight: 0, hanWeight: 1)
+    for (i, (p, text)) in zip(try loaded.probabilities(texts), Sentiment.positive + Sentiment.negative).enumerated() {
+        let han = ScriptGroup.of(text.unicodeScalars) == .han
+        #expect(han == text.unicodeScalars.contains { $0.value >= 0x4E00 })
+        let q = han ? Classifier.softmax(model.logits(model.features(rows[i]))[...]) : network[i]
+        for (a, b) in zip(p, q) { #expect(abs(a - b) < 1e-6) }
+    }
+
     // A spec with a weight but no tensors: a clear refusal.
     try folder.save(trainer.classifier)
     var spec = try JSONDecoder().decode(ClassifierSpec.self, from: Data(contentsOf: URL(fileURLWithPath: folder.specPath)))
-    if spec.tfidfWeight == 0 {
-        spec.tfidfWeight = 0.5
+    if !spec.mixesTfidf {
+        spec.tfidfHanWeight = 0.5
         try ClassifierFolder.json(spec).write(toFile: folder.specPath, atomically: true, encoding: .utf8)
         #expect(throws: ClassificationError.self) { _ = try folder.load(threads: 1) }
     }

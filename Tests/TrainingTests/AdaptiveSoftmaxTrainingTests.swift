@@ -87,4 +87,37 @@ import Text
         let reference = Model(sharingParametersOf: trainer.model, threads: 1)
         #expect(Array(try reference.step(tokens: [3])) == Array(try loaded.step(tokens: [3])))
     }
+
+    @Test func cutoffsAreRanksOrTheWordSeen() {
+        #expect(AdaptiveCutoff("seen") == .seen)
+        #expect(AdaptiveCutoff(" 500") == .rank(500))
+        #expect(AdaptiveCutoff("Seen") == nil)
+        #expect(AdaptiveCutoff("5e2") == nil)
+        #expect(AdaptiveCutoff("") == nil)
+    }
+
+    /// `seen`: the head holds every id of the training text, one cluster the ids it never uses.
+    @Test func theSeenCutoffPutsTheIdsTheTextNeverUsesInTheLastCluster() throws {
+        let vocabulary = try Fixture.vocabulary()
+        var options = Fixture.options(try Fixture.file(copies: 2), vocabulary: vocabulary, layers: [.lstm(hidden: 24)])
+        options.characterLevel = true
+        let train = try Fixture.corpus(options, vocabulary).train
+        try options.useAdaptiveSoftmax(cutoffs: [.seen], divValue: 4, trainTokens: train)
+        let adaptive = try #require(options.model.adaptiveSoftmax)
+        let counts = OutputPrior.targetCounts(train, vocabularySize: vocabulary.count)
+        let seen = counts.filter { $0 > 0 }.count
+        #expect(seen > 20 && seen < vocabulary.count - 200)
+        #expect(adaptive.cutoffs == [seen])
+        #expect(adaptive.order[..<seen].allSatisfy { counts[Int($0)] > 0 })
+        #expect(adaptive.order[seen...].allSatisfy { counts[Int($0)] == 0 })
+
+        // Ranks and `seen` mix; a vocabulary the text uses whole leaves `seen` nothing.
+        var mixed = Fixture.options(try Fixture.file(copies: 2), vocabulary: vocabulary, layers: [.lstm(hidden: 24)])
+        try mixed.useAdaptiveSoftmax(cutoffs: [.rank(8), .seen], divValue: 2, trainTokens: train)
+        #expect(mixed.model.adaptiveSoftmax?.cutoffs == [8, seen])
+        let everything = (0..<vocabulary.count).map(Int32.init)
+        #expect(throws: TrainingError.self) {
+            try mixed.useAdaptiveSoftmax(cutoffs: [.seen], divValue: 4, trainTokens: everything + everything)
+        }
+    }
 }
