@@ -96,17 +96,21 @@ public final class ClassifierTrainer {
             return zip(try classifier.tokens(examples.map(\.text)), labels).map { Encoded(ids: $0, label: $1) }
         }
         let texts = try encode(train, "training")
-        var samples = texts.map { Sample(ids: $0.ids, label: $0.label, weight: 1) }
+        let textWeights = options.balanceWithinScripts
+            ? Self.scriptBalancedWeights(texts, classes: classifier.labels.count, pieces: classifier.tokenizer.vocabulary.tokens)
+            : [Double](repeating: 1, count: texts.count)
+        var samples = zip(texts, textWeights).map { Sample(ids: $0.ids, label: $0.label, weight: $1) }
         if options.clauseWeight > 0 {
-            var clauses: [String] = [], labels: [Int] = []
-            for (example, text) in zip(texts, train) {
+            var clauses: [String] = [], labels: [Int] = [], weights: [Double] = []
+            for ((example, text), weight) in zip(zip(texts, train), textWeights) {
                 let parts = Clauses.split(text.text)
                 guard parts.count > 1 else { continue }
                 clauses += parts.map(String.init)
                 labels += repeatElement(example.label, count: parts.count)
+                weights += repeatElement(weight * Double(options.clauseWeight), count: parts.count)
             }
-            for (ids, label) in zip(try classifier.tokens(clauses), labels) {
-                samples.append(Sample(ids: ids, label: label, weight: Double(options.clauseWeight)))
+            for ((ids, label), weight) in zip(zip(try classifier.tokens(clauses), labels), weights) {
+                samples.append(Sample(ids: ids, label: label, weight: weight))
             }
         }
         self.train = samples
@@ -121,7 +125,8 @@ public final class ClassifierTrainer {
             throw ClassificationError.data("the training data has no example of '\(classifier.labels[missing])'")
         }
         let n = Double(texts.count), k = Double(counts.count)
-        classWeights = options.balanceClasses ? counts.map { n / (k * Double($0)) } : counts.map { _ in 1 }
+        classWeights = options.balanceClasses && !options.balanceWithinScripts
+            ? counts.map { n / (k * Double($0)) } : counts.map { _ in 1 }
         stepsPerEpoch = (self.train.count + options.batch - 1) / options.batch
         totalSteps = stepsPerEpoch * options.epochs
 
@@ -243,6 +248,19 @@ public final class ClassifierTrainer {
         }
         restoreSnapshot()
         return outcome
+    }
+
+    /// Each text's weight under `balanceWithinScripts`: N_g / (K_g · N_gc) for a text of
+    /// script group g and class c (their mean over all texts is 1).
+    static func scriptBalancedWeights(_ texts: [Encoded], classes: Int, pieces: [[UInt8]]) -> [Double] {
+        let groups = texts.map { ScriptGroup.of(ids: $0.ids, pieces: pieces) }
+        var counts: [ScriptGroup: [Int]] = [:]
+        for (text, group) in zip(texts, groups) { counts[group, default: Array(repeating: 0, count: classes)][text.label] += 1 }
+        return zip(texts, groups).map { text, group in
+            let row = counts[group]!
+            let present = Double(row.count(where: { $0 > 0 })), total = Double(row.reduce(0, +))
+            return total / (present * Double(row[text.label]))
+        }
     }
 
     /// What `fitTfidf` chose, by validation macro F1.

@@ -19,6 +19,11 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
     public var clip: Float = 1
     /// Weigh each class's loss by N / (K · its count), so rare classes count as much as common ones.
     public var balanceClasses = true
+    /// Instead, balance the classes within each script (`ScriptGroup`): a text of group g and
+    /// class c weighs N_g / (K_g · N_gc), K_g being the classes group g has. A mixture of a
+    /// balanced corpus in one language and a skewed one in another is then evened out in the
+    /// skewed one alone (ignores `balanceClasses`).
+    public var balanceWithinScripts = false
     /// Stop after this many validations in a row without a better macro F1.
     public var patience = 3
     /// Also validate every this many steps (always at the end of an epoch).
@@ -37,7 +42,8 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case epochs, batch, learningRate = "learning_rate", layerFactor = "layer_factor"
         case unfreezeEpochs = "unfreeze_epochs", warmupFraction = "warmup_fraction"
-        case weightDecay = "weight_decay", clip, balanceClasses = "balance_classes", patience
+        case weightDecay = "weight_decay", clip, balanceClasses = "balance_classes"
+        case balanceWithinScripts = "balance_within_scripts", patience
         case evaluateEvery = "evaluate_every", clauseWeight = "clause_weight", averageDecay = "average_decay", seed
     }
 

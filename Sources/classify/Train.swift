@@ -97,7 +97,7 @@ struct Train: ParsableCommand {
     var weightDecay: Float = 0.01
     @Option(help: "Clip the global gradient norm to this (0: off).")
     var clip: Float = 1
-    @Option(help: "Class weights: balanced (N / (K * count)) or none.")
+    @Option(help: "Class weights: balanced (N / (K * count)), per-script (balanced within the texts mostly in Han characters and within the rest) or none.")
     var classWeights = "balanced"
     @Option(help: "Stop after this many validations without a better macro F1.")
     var patience = 3
@@ -120,8 +120,8 @@ struct Train: ParsableCommand {
         guard LabelledDataFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be auto, tsv, fasttext or jsonl")
         }
-        guard ["balanced", "none"].contains(classWeights) else {
-            throw ValidationError("--class-weights must be balanced or none")
+        guard ["balanced", "per-script", "none"].contains(classWeights) else {
+            throw ValidationError("--class-weights must be balanced, per-script or none")
         }
         if !(validFraction > 0 && validFraction < 1) { throw ValidationError("--valid-fraction must be in (0, 1)") }
         if maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
@@ -173,6 +173,7 @@ struct Train: ParsableCommand {
             options.weightDecay = weightDecay
             options.clip = clip
             options.balanceClasses = classWeights == "balanced"
+            options.balanceWithinScripts = classWeights == "per-script"
             options.patience = patience
             options.evaluateEvery = evalEvery
             options.clauseWeight = clauseWeight
