@@ -237,8 +237,10 @@ public final class Classifier {
             (spec.tfidfWeight, spec.tfidfHanWeight) = (0, 0)
             return
         }
-        guard let ngrams = spec.ngrams, model.buckets == ngrams.buckets, model.classes == labels.count,
-              weight >= 0, weight <= 1, hanWeight >= 0, hanWeight <= 1 else {
+        for w in [weight, hanWeight] where !(w >= 0 && w <= 1) {
+            throw ClassificationError.model("a TF-IDF weight must be in [0, 1], got \(w)")
+        }
+        guard let ngrams = spec.ngrams, model.buckets == ngrams.buckets, model.classes == labels.count else {
             throw ClassificationError.model("the TF-IDF model does not fit the classifier's n-grams and labels")
         }
         tfidf = model

@@ -96,7 +96,7 @@ public final class ClassifierTrainer {
             return zip(try classifier.tokens(examples.map(\.text)), labels).map { Encoded(ids: $0, label: $1) }
         }
         let texts = try encode(train, "training")
-        let textWeights = options.balanceWithinScripts
+        let textWeights = options.classWeights == .perScript
             ? Self.scriptBalancedWeights(texts, classes: classifier.labels.count, pieces: classifier.tokenizer.vocabulary.tokens)
             : [Double](repeating: 1, count: texts.count)
         var samples = zip(texts, textWeights).map { Sample(ids: $0.ids, label: $0.label, weight: $1) }
@@ -125,8 +125,7 @@ public final class ClassifierTrainer {
             throw ClassificationError.data("the training data has no example of '\(classifier.labels[missing])'")
         }
         let n = Double(texts.count), k = Double(counts.count)
-        classWeights = options.balanceClasses && !options.balanceWithinScripts
-            ? counts.map { n / (k * Double($0)) } : counts.map { _ in 1 }
+        classWeights = options.classWeights == .balanced ? counts.map { n / (k * Double($0)) } : counts.map { _ in 1 }
         stepsPerEpoch = (self.train.count + options.batch - 1) / options.batch
         totalSteps = stepsPerEpoch * options.epochs
 
@@ -250,7 +249,7 @@ public final class ClassifierTrainer {
         return outcome
     }
 
-    /// Each text's weight under `balanceWithinScripts`: N_g / (K_g · N_gc) for a text of
+    /// Each text's weight under `ClassWeighting.perScript`: N_g / (K_g · N_gc) for a text of
     /// script group g and class c (their mean over all texts is 1).
     static func scriptBalancedWeights(_ texts: [Encoded], classes: Int, pieces: [[UInt8]]) -> [Double] {
         let groups = texts.map { ScriptGroup.of(ids: $0.ids, pieces: pieces) }
@@ -330,15 +329,14 @@ public final class ClassifierTrainer {
         let overall = bestWeight()
         let pieces = classifier.tokenizer.vocabulary.tokens
         let groups = validation.map { ScriptGroup.of(ids: $0.ids, pieces: pieces) }
-        var chosen: [ScriptGroup: Int] = [:]
-        for group in ScriptGroup.allCases {
+        func chosen(_ group: ScriptGroup) -> Int {
             let members = groups.indices.filter { groups[$0] == group }
-            chosen[group] = members.count >= Self.textsPerGroupWeight ? bestWeight(of: members) : overall
+            return members.count >= Self.textsPerGroupWeight ? bestWeight(of: members) : overall
         }
-        let mixed = validation.indices.map { mixtures[chosen[groups[$0]]!][$0] }
-        var choice = TfidfChoice(c: best.c, tfidfMacroF1: best.f1, weight: weights[chosen[.other]!],
-                                 hanWeight: weights[chosen[.han]!], networkMacroF1: macroF1(network),
-                                 mixtureMacroF1: macroF1(mixed))
+        let han = chosen(.han), other = chosen(.other)
+        let mixed = validation.indices.map { mixtures[groups[$0] == .han ? han : other][$0] }
+        var choice = TfidfChoice(c: best.c, tfidfMacroF1: best.f1, weight: weights[other], hanWeight: weights[han],
+                                 networkMacroF1: macroF1(network), mixtureMacroF1: macroF1(mixed))
         if choice.mixtureMacroF1 < choice.networkMacroF1 {
             (choice.weight, choice.hanWeight, choice.mixtureMacroF1) = (0, 0, choice.networkMacroF1)
         }

@@ -1,3 +1,16 @@
+/// How a training text's loss is weighted by its class.
+public enum ClassWeighting: String, Codable, CaseIterable, Sendable {
+    /// Every text alike.
+    case none
+    /// A text of class c weighs N / (K · N_c): rare classes count as much as common ones.
+    case balanced
+    /// Classes balanced within each script (`ScriptGroup`): a text of group g and class c
+    /// weighs N_g / (K_g · N_gc), K_g being the classes group g has. A mixture of a balanced
+    /// corpus in one language and a skewed one in another is then evened out in the skewed
+    /// one alone.
+    case perScript = "per-script"
+}
+
 /// The settings of a classifier's training.
 public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
     public var epochs = 6
@@ -17,13 +30,7 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
     public var weightDecay: Float = 0.01
     /// Gradient-norm clipping threshold (0: none).
     public var clip: Float = 1
-    /// Weigh each class's loss by N / (K · its count), so rare classes count as much as common ones.
-    public var balanceClasses = true
-    /// Instead, balance the classes within each script (`ScriptGroup`): a text of group g and
-    /// class c weighs N_g / (K_g · N_gc), K_g being the classes group g has. A mixture of a
-    /// balanced corpus in one language and a skewed one in another is then evened out in the
-    /// skewed one alone (ignores `balanceClasses`).
-    public var balanceWithinScripts = false
+    public var classWeights = ClassWeighting.balanced
     /// Stop after this many validations in a row without a better macro F1.
     public var patience = 3
     /// Also validate every this many steps (always at the end of an epoch).
@@ -42,8 +49,7 @@ public struct ClassifierTrainingOptions: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case epochs, batch, learningRate = "learning_rate", layerFactor = "layer_factor"
         case unfreezeEpochs = "unfreeze_epochs", warmupFraction = "warmup_fraction"
-        case weightDecay = "weight_decay", clip, balanceClasses = "balance_classes"
-        case balanceWithinScripts = "balance_within_scripts", patience
+        case weightDecay = "weight_decay", clip, classWeights = "class_weights", patience
         case evaluateEvery = "evaluate_every", clauseWeight = "clause_weight", averageDecay = "average_decay", seed
     }
 

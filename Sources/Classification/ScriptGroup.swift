@@ -15,7 +15,7 @@ public enum ScriptGroup: String, CaseIterable, Sendable {
             if v < 0x80 {
                 // ASCII letters without the property lookup: most English text stays here.
                 if (v | 0x20) >= 0x61 && (v | 0x20) <= 0x7A { letters += 1 }
-            } else if (v >= 0x4E00 && v <= 0x9FFF) || (v >= 0x3400 && scalar.properties.isUnifiedIdeograph) {
+            } else if TokenNgrams.isHan(scalar) {
                 han += 1
             } else if scalar.properties.isAlphabetic {
                 letters += 1
@@ -26,8 +26,6 @@ public enum ScriptGroup: String, CaseIterable, Sendable {
 
     /// The group of the text token ids spell, `pieces[id]` being the bytes of token `id`.
     public static func of(ids: [Int32], pieces: [[UInt8]]) -> ScriptGroup {
-        var bytes: [UInt8] = []
-        for id in ids where id >= 0 && Int(id) < pieces.count { bytes += pieces[Int(id)] }
-        return of(String(decoding: bytes, as: UTF8.self).unicodeScalars)
+        of(TokenNgrams.text(of: ids, pieces: pieces).unicodeScalars)
     }
 }

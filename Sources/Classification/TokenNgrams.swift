@@ -34,10 +34,25 @@ public struct TokenNgrams: Sendable, Equatable {
     public func rows(of ids: [Int32], pieces: [[UInt8]]) -> [Int32] {
         var rows = rows(of: ids)
         guard hanOrder > 0 else { return rows }
+        appendHanRows(of: Self.text(of: ids, pieces: pieces), to: &rows)
+        return rows
+    }
+
+    /// The text `ids` spell, `pieces[id]` being the bytes of token `id` (ids outside the
+    /// vocabulary, such as padding, spell nothing).
+    static func text(of ids: [Int32], pieces: [[UInt8]]) -> String {
         var bytes: [UInt8] = []
         for id in ids where id >= 0 && Int(id) < pieces.count { bytes += pieces[Int(id)] }
-        appendHanRows(of: String(decoding: bytes, as: UTF8.self), to: &rows)
-        return rows
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Whether `scalar` is a CJK unified ideograph. Below U+3400 nothing is one, and every
+    /// code point of U+4E00-U+9FFF is one (since Unicode 14): most text skips the property
+    /// lookup, a library call that took 2.4% of `classify`'s time on tweets.
+    @inline(__always)
+    static func isHan(_ scalar: Unicode.Scalar) -> Bool {
+        let v = scalar.value
+        return v >= 0x3400 && ((v >= 0x4E00 && v <= 0x9FFF) || scalar.properties.isUnifiedIdeograph)
     }
 
     /// Appends the rows of every Han character n-gram of `text`, by start position, then length.
@@ -54,11 +69,7 @@ public struct TokenNgrams: Sendable, Equatable {
             run.removeAll(keepingCapacity: true)
         }
         for scalar in text.unicodeScalars {
-            // Below U+3400 nothing is a unified ideograph, and every code point of U+4E00-U+9FFF
-            // is one (since Unicode 14): most text skips the property lookup, a library call
-            // that took 2.4% of `classify`'s time on tweets.
-            let v = scalar.value
-            if v >= 0x3400 && ((v >= 0x4E00 && v <= 0x9FFF) || scalar.properties.isUnifiedIdeograph) {
+            if Self.isHan(scalar) {
                 run.append(scalar.value)
             } else if !run.isEmpty {
                 flush()

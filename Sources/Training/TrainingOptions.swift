@@ -91,7 +91,9 @@ public enum AdaptiveCutoff: Equatable, Sendable {
 
     /// "seen" or a rank; nil for anything else.
     public init?(_ text: some StringProtocol) {
-        let word = String(text.filter { $0 != " " })
+        var word = Substring(String(text))
+        while word.first == " " { word.removeFirst() }
+        while word.last == " " { word.removeLast() }
         if word == "seen" {
             self = .seen
         } else if let rank = Int(word) {

@@ -120,8 +120,8 @@ struct Train: ParsableCommand {
         guard LabelledDataFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be auto, tsv, fasttext or jsonl")
         }
-        guard ["balanced", "per-script", "none"].contains(classWeights) else {
-            throw ValidationError("--class-weights must be balanced, per-script or none")
+        guard ClassWeighting(rawValue: classWeights) != nil else {
+            throw ValidationError("--class-weights must be one of \(ClassWeighting.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if !(validFraction > 0 && validFraction < 1) { throw ValidationError("--valid-fraction must be in (0, 1)") }
         if maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
@@ -172,8 +172,7 @@ struct Train: ParsableCommand {
             options.unfreezeEpochs = unfreezeEpochs
             options.weightDecay = weightDecay
             options.clip = clip
-            options.balanceClasses = classWeights == "balanced"
-            options.balanceWithinScripts = classWeights == "per-script"
+            options.classWeights = ClassWeighting(rawValue: classWeights)!
             options.patience = patience
             options.evaluateEvery = evalEvery
             options.clauseWeight = clauseWeight

@@ -258,6 +258,10 @@ func learnsASeparableSetPerfectlyAndRepeatably(ngramBuckets: Int) throws {
         let q = han ? Classifier.softmax(model.logits(model.features(rows[i]))[...]) : network[i]
         for (a, b) in zip(p, q) { #expect(abs(a - b) < 1e-6) }
     }
+    // A weight outside [0, 1] is refused and changes nothing.
+    #expect(throws: ClassificationError.self) { try loaded.useTfidf(model, weight: 0.5, hanWeight: 1.5) }
+    #expect(throws: ClassificationError.self) { try loaded.useTfidf(model, weight: -0.1, hanWeight: 0.5) }
+    #expect(loaded.spec.tfidfWeight == 0 && loaded.spec.tfidfHanWeight == 1)
 
     // A spec with a weight but no tensors: a clear refusal.
     try folder.save(trainer.classifier)

@@ -74,7 +74,7 @@ import Testing
 }
 
 @Test func noScalarBelowTheFirstUnifiedIdeographIsOne() {
-    // `appendHanRows` skips the property lookup below U+3400 (CJK Extension A).
+    // `TokenNgrams.isHan` skips the property lookup below U+3400 (CJK Extension A).
     #expect((0..<0x3400).compactMap(Unicode.Scalar.init).allSatisfy { !$0.properties.isUnifiedIdeograph })
     #expect(Unicode.Scalar(0x3400)!.properties.isUnifiedIdeograph)
 }

@@ -93,6 +93,8 @@ import Text
         #expect(AdaptiveCutoff(" 500") == .rank(500))
         #expect(AdaptiveCutoff("Seen") == nil)
         #expect(AdaptiveCutoff("5e2") == nil)
+        #expect(AdaptiveCutoff("5 00") == nil)
+        #expect(AdaptiveCutoff("seen ") == .seen)
         #expect(AdaptiveCutoff("") == nil)
     }
 
