@@ -89,6 +89,17 @@ struct LSTMLayer<Scalar: NetworkScalar> {
         recur(cache, state: state, workspace: workspace)
     }
 
+    /// `forward` for a first layer whose input is an embedding lookup without dropout: the
+    /// input projection of each distinct id of the batch (`distinct`, collected), from its
+    /// embedding rows `embedded` (U, I), gathered to the positions.
+    func forward(_ cache: Cache, distinct: DistinctTokens<Scalar>, embedded: UnsafePointer<Scalar>,
+                 state: State, workspace: GemmWorkspace) throws {
+        gateRows(distinct.gates, inputs: embedded, n: distinct.count, workspace: workspace)
+        try Scalar.embeddingForward(cache.acts, distinct.slots.baseAddress!, distinct.gates,
+                                    n: cache.steps * cache.batch, c: 4 * hidden, v: distinct.count)
+        recur(cache, state: state, workspace: workspace)
+    }
+
     /// What the first layer of an inference run reads: a sequence x (T, B, I), or the rows
     /// of a gate table (`GateTable`) for token ids (T, B).
     enum InferenceInput {
@@ -177,6 +188,26 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     /// initial state (truncated BPTT). Allocates nothing.
     func backward(_ dx: UnsafeMutablePointer<Scalar>, _ cache: Cache, _ dout: UnsafePointer<Scalar>,
                   _ x: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
+        backThroughTime(cache, dout, workspace: workspace)
+        inputGradients(cache.dgates, rows: cache.steps * cache.batch, x, dx: dx, cache: cache, workspace: workspace)
+    }
+
+    /// `backward` after `forward(_:distinct:embedded:state:workspace:)`: the positions' gate
+    /// gradients are summed per distinct id, then dW_ih, the biases' gradients and
+    /// `dEmbedded` (U, I) (when not nil) come from those U rows.
+    func backward(_ cache: Cache, _ dout: UnsafePointer<Scalar>, distinct: DistinctTokens<Scalar>,
+                  embedded: UnsafePointer<Scalar>, dEmbedded: UnsafeMutablePointer<Scalar>?,
+                  workspace: GemmWorkspace) throws {
+        backThroughTime(cache, dout, workspace: workspace)
+        let u = distinct.count, g = 4 * hidden
+        distinct.dgates.update(repeating: 0, count: u * g)
+        try Scalar.embeddingBackward(distinct.dgates, cache.dgates, distinct.slots.baseAddress!,
+                                     n: cache.steps * cache.batch, c: g, v: u)
+        inputGradients(distinct.dgates, rows: u, embedded, dx: dEmbedded, cache: cache, workspace: workspace)
+    }
+
+    /// The gate gradients of every step (cache.dgates) and dW_hh.
+    private func backThroughTime(_ cache: Cache, _ dout: UnsafePointer<Scalar>, workspace: GemmWorkspace) {
         let b = cache.batch, t = cache.steps, h = hidden, g = 4 * hidden, bh = b * h
         cache.dc.update(repeating: 0, count: bh)
         if t > 1 {
@@ -188,18 +219,26 @@ struct LSTMLayer<Scalar: NetworkScalar> {
                                     cache.c + s * bh, cache.c + (s + 1) * bh, packedWeights: cache.packedBackward,
                                     batch: b, hidden: h, workspace: workspace)
         }
-        let n = t * b
-        // Weight gradients over all steps at once: h_{t-1} for every t is slots 0..<T of cache.h.
+        // Over all steps at once: h_{t-1} for every t is slots 0..<T of cache.h.
         Scalar.gemm(dwhh, ldc: h, cache.dgates, lda: g, transA: .transpose, cache.h, ldb: h,
-                    transB: .none, m: g, n: h, k: n, alpha: 1, beta: 1, workspace: workspace)
-        Scalar.gemm(dwih, ldc: input, cache.dgates, lda: g, transA: .transpose, x, ldb: input,
+                    transB: .none, m: g, n: h, k: t * b, alpha: 1, beta: 1, workspace: workspace)
+    }
+
+    /// From the gate gradients `dgates` (rows, 4H) of inputs x (rows, I): dW_ih and both
+    /// biases' gradients accumulated, dx (rows, I) written when not nil.
+    private func inputGradients(_ dgates: UnsafePointer<Scalar>, rows n: Int, _ x: UnsafePointer<Scalar>,
+                                dx: UnsafeMutablePointer<Scalar>?, cache: Cache, workspace: GemmWorkspace) {
+        let g = 4 * hidden
+        Scalar.gemm(dwih, ldc: input, dgates, lda: g, transA: .transpose, x, ldb: input,
                     transB: .none, m: g, n: input, k: n, alpha: 1, beta: 1, workspace: workspace)
         // Both biases get the same gradient, the column sums of dgates: one pass over them.
         cache.dbias.update(repeating: 0, count: g)
-        Scalar.addColumnSums(cache.dbias, cache.dgates, rows: n, cols: g, workspace: workspace)
+        Scalar.addColumnSums(cache.dbias, dgates, rows: n, cols: g, workspace: workspace)
         Scalar.axpy(dbih, alpha: 1, cache.dbias, count: g)
         Scalar.axpy(dbhh, alpha: 1, cache.dbias, count: g)
-        Scalar.gemm(dx, ldc: input, cache.dgates, lda: g, transA: .none, wih, ldb: input,
-                    transB: .none, m: n, n: input, k: g, alpha: 1, beta: 0, workspace: workspace)
+        if let dx {
+            Scalar.gemm(dx, ldc: input, dgates, lda: g, transA: .none, wih, ldb: input,
+                        transB: .none, m: n, n: input, k: g, alpha: 1, beta: 0, workspace: workspace)
+        }
     }
 }

@@ -42,6 +42,10 @@ public final class Model<Scalar: NetworkScalar> {
     let embedding: EmbeddingLayer<Scalar>
     let layers: [AnyLayer]
     private let head: OutputLayer<Scalar>
+    /// Whether a first LSTM layer without dropout below it takes its input projection once per
+    /// distinct id of a batch (`DistinctTokens`). Off only to compare with the per-position
+    /// products in tests.
+    var projectsDistinctTokens = true
     /// Buffers per (B, T) shape, least recently used first; the last is the current one.
     private var retained: [Run] = []
     private var run: Run? { retained.last }
@@ -133,6 +137,8 @@ public final class Model<Scalar: NetworkScalar> {
         let dropped: [UnsafeMutablePointer<Scalar>]     // site s: (T, B, width) after dropout
         let lstmCaches: [LSTMLayer<Scalar>.Cache?]      // per layer
         let lstmStates: [LSTMLayer<Scalar>.State?]      // per layer, (B, H) each
+        /// When layer 0 is an LSTM: its input projection per distinct id.
+        let distinct: DistinctTokens<Scalar>?
         let attentionCaches: [AttentionLayer<Scalar>.Cache?]
         let headCache: OutputLayer<Scalar>.Cache
         let dA: UnsafeMutablePointer<Scalar>, dB: UnsafeMutablePointer<Scalar>  // (T, B, max width)
@@ -140,6 +146,9 @@ public final class Model<Scalar: NetworkScalar> {
         /// What the last forward ended with: the backward starts there.
         var backwardFrom: BackwardStart = .none
         var droppedOut = false
+        /// Whether the last forward took layer 0's input through `distinct`; `embedded` then
+        /// holds the embedding rows of its ids, not of the positions.
+        var usedDistinct = false
         var dropoutStep: UInt64 = 0
 
         init(model: Model, batch: Int, steps: Int, withHead: Bool) {
@@ -149,8 +158,16 @@ public final class Model<Scalar: NetworkScalar> {
             let n = batch * steps
             let widths = (0...model.layers.count).map { model.config.width(before: $0) }
             let maxWidth = max(widths.max()!, model.config.embeddingSize)
-            let (actsArena, (embedded, dropped, lstmCaches, attentionCaches, headCache)) = Arena.build { a in
+            let distinctRows: Int
+            if case let .lstm(first)? = model.layers.first {
+                distinctRows = DistinctTokens<Scalar>.rows(positions: n, vocabulary: model.config.vocabularySize)
+                    * 4 * first.hidden
+            } else {
+                distinctRows = 0
+            }
+            let (actsArena, (embedded, distinctGates, dropped, lstmCaches, attentionCaches, headCache)) = Arena.build { a in
                 (a.take(n * model.config.embeddingSize),
+                 (a.take(distinctRows), a.take(distinctRows)),
                  widths.map { a.take(n * $0) },
                  model.layers.map { layer -> LSTMLayer<Scalar>.Cache? in
                      if case let .lstm(l) = layer { return l.makeCache(acts: a, grads: a, batch: batch, steps: steps) }
@@ -176,6 +193,9 @@ public final class Model<Scalar: NetworkScalar> {
             self.lstmCaches = lstmCaches; self.attentionCaches = attentionCaches
             self.headCache = headCache; self.dA = dA; self.dB = dB
             lstmStates = states
+            distinct = distinctRows == 0 ? nil
+                : DistinctTokens(positions: n, vocabulary: model.config.vocabularySize,
+                                 gates: distinctGates.0, dgates: distinctGates.1)
             ids = .allocate(capacity: n); ids.initialize(repeating: 0)
             targets = .allocate(capacity: n); targets.initialize(repeating: 0)
             inputs = Array(repeating: embedded, count: model.layers.count + 1)
@@ -254,7 +274,13 @@ public final class Model<Scalar: NetworkScalar> {
 
         var x = run.embedded
         let tableReady = gateTable != nil && !training
-        if !tableReady {
+        let distinct = tableReady || dropout || !projectsDistinctTokens ? nil : run.distinct
+        run.usedDistinct = false
+        if let distinct {
+            try distinct.collect(UnsafeBufferPointer(run.ids))
+            try embedding.forward(run.embedded, distinct.ids.baseAddress!, n: distinct.count)
+            run.usedDistinct = true
+        } else if !tableReady {
             try embedding.forward(run.embedded, run.ids.baseAddress!, n: n)
             x = try dropoutForward(run, site: 0, run.embedded, width: config.embeddingSize)
         }
@@ -266,6 +292,9 @@ public final class Model<Scalar: NetworkScalar> {
                     try gateTableRows(for: UnsafeBufferPointer(run.ids))
                     try layer.forward(run.lstmCaches[k]!, gateTable: gateTable.values.baseAddress!,
                                       ids: run.ids.baseAddress!, vocabulary: config.vocabularySize,
+                                      state: run.lstmStates[k]!, workspace: workspace)
+                } else if k == 0, let distinct {
+                    try layer.forward(run.lstmCaches[k]!, distinct: distinct, embedded: run.embedded,
                                       state: run.lstmStates[k]!, workspace: workspace)
                 } else {
                     layer.forward(run.lstmCaches[k]!, x, state: run.lstmStates[k]!, workspace: workspace)
@@ -325,13 +354,22 @@ public final class Model<Scalar: NetworkScalar> {
             try dropoutBackward(run, site: k + 1, dout, width: config.width(before: k + 1))
             switch layers[k] {
             case let .lstm(layer):
-                layer.backward(dx, run.lstmCaches[k]!, dout, run.inputs[k], workspace: workspace)
+                if k == 0, run.usedDistinct, let distinct = run.distinct {
+                    try layer.backward(run.lstmCaches[k]!, dout, distinct: distinct, embedded: run.embedded,
+                                       dEmbedded: lowestGroup == 0 ? dx : nil, workspace: workspace)
+                } else {
+                    layer.backward(dx, run.lstmCaches[k]!, dout, run.inputs[k], workspace: workspace)
+                }
             case let .attention(layer):
                 layer.backward(dx, run.attentionCaches[k]!, dout, run.inputs[k], workspace: workspace)
             }
             swap(&dout, &dx)
         }
         guard lowestGroup == 0 else { return }
+        if run.usedDistinct, let distinct = run.distinct {
+            try embedding.backward(dout, distinct.ids.baseAddress!, n: distinct.count)
+            return
+        }
         try dropoutBackward(run, site: 0, dout, width: config.embeddingSize)
         try embedding.backward(dout, run.ids.baseAddress!, n: n)
     }

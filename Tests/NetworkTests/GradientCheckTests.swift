@@ -117,6 +117,16 @@ func modelGradients(tied: Bool) throws {
                             label: "model (tied: \(tied))")
 }
 
+/// Without dropout the first LSTM layer projects each distinct id once (`DistinctTokens`):
+/// the same check on that path, with ids repeating within the batch.
+@Test func modelGradientsThroughDistinctTokens() throws {
+    let config = ModelConfig(vocabularySize: 5, embeddingSize: 6, layers: [.lstm(hidden: 7), .lstm(hidden: 6)],
+                             dropout: 0, tieEmbeddings: true)
+    let (b, t) = (3, 5)
+    try checkModelGradients(config, tokens: randomTokens(b * t, v: 5, seed: 3), targets: randomTokens(b * t, v: 5, seed: 4),
+                            batch: b, steps: t, label: "model through distinct tokens")
+}
+
 /// Every parameter tensor of a `config` model against central differences of its mean loss
 /// on one batch (dropout masks fixed).
 func checkModelGradients(_ config: ModelConfig, tokens: [Int32], targets: [Int32], batch b: Int, steps t: Int,
