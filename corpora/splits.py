@@ -174,3 +174,36 @@ def check_splits(outputs: dict[str, str], corpus: Keys) -> None:
         actual = where.count(f"{name}.tsv") / len(where)
         if abs(actual - share) > TOLERANCE:
             raise CorpusError(f"{name}.tsv holds {actual:.1%} of the rows, not about {share:.0%}")
+
+
+def held_out_entries(outputs: dict[str, str], corpus: Keys) -> tuple[set[str], set[str], list[set[str]]]:
+    """The exact keys, near keys and shingle sets of the valid and test splits' texts."""
+    keys = [corpus.exact(line.split("\t", 1)[1]) for name in ("valid", "test")
+            for line in lines_of(outputs[f"{name}.tsv"])]
+    near = [corpus.near(key) for key in keys]
+    return set(keys), {n for n in near if n}, [corpus.shingles(n) for n in near if n]
+
+
+def outside_held_out(texts: list[str], outputs: dict[str, str], corpus: Keys) -> list[str]:
+    """Unlabelled texts for language-model fine-tuning: each distinct text once (first copy,
+    in file order), without any that is a copy or near-copy of a valid or test text."""
+    exact, near, shingles = held_out_entries(outputs, corpus)
+    kept, seen = [], set()
+    for text in texts:
+        key = corpus.exact(text)
+        if key in seen or key in exact or corpus.near(key) in near:
+            continue
+        seen.add(key)
+        kept.append(text)
+    sets = shingles + [corpus.shingles(n) if (n := corpus.near(corpus.exact(t))) else set() for t in kept]
+    copies = {j - len(shingles) for i, j in similar_pairs(sets) if i < len(shingles) <= j}
+    copies |= {i - len(shingles) for i, j in similar_pairs(sets) if j < len(shingles) <= i}
+    return [text for k, text in enumerate(kept) if k not in copies]
+
+
+def check_outside_held_out(name: str, text: str, outputs: dict[str, str], corpus: Keys) -> None:
+    """No line of `text` is a copy or near-copy of a valid or test text."""
+    lines = lines_of(text)
+    if outside_held_out(lines, outputs, corpus) != lines:
+        raise CorpusError(f"{name} repeats a text or holds a copy or near-copy of a valid or test text")
+

@@ -2,7 +2,7 @@
 ours).
 
     bench_train.py [--budget S] [--only DATASET] [--systems LIST] [--threads N] [--skip-ours]
-                   [--allow-contended]
+                   [--allow-contended] [--scale-to-gflops G --kernelbench PATH]
                    [--trainlm PATH --evaluate PATH] [--ours-error TEXT]
                                      train every system on every dataset, print the tables
     bench_train.py torch lstm|gpt|gpt-budget TRAIN VALID BUDGET THREADS
@@ -18,6 +18,11 @@ whole validation text is scored in nats per character two ways:
              characters dropped), fed in chunks of 64 characters with the state carried;
   window-64  every non-overlapping 64-character window from an empty state: inputs v[i:i+64],
              targets v[i+1:i+65] for i = 0, 64, 128, ... while i + 65 <= len(v).
+
+With --scale-to-gflops G, the budget stands for a machine whose THREADS-thread FMA ceiling is
+G GFLOP/s: the ceiling here is measured first (`kernelbench peak THREADS`, best of its runs) and
+each system trains for BUDGET x G / ceiling seconds, about the work that machine does in BUDGET
+seconds (a model of a slower machine that scales only the arithmetic, for both sides alike).
 
 The other processes' load is measured before (a few seconds' sample of /proc/stat), during
 (around PyTorch's training loop inside its process; bench_kernels.measure around `trainlm`)
@@ -36,6 +41,7 @@ import time
 from pathlib import Path
 
 from bench_kernels import CONTENDED, cpu_jiffies, cpu_name, measure
+from bench_kernels import run as run_kernelbench
 
 ROOT = Path(__file__).resolve().parent.parent
 # Relative to the repository root; $TINYSHAKESPEARE overrides it (relative to the root too).
@@ -505,6 +511,10 @@ class Run:
               f"{open('/proc/loadavg').read().split()[:3]}")
         print(f"budget {r['budget']:g} s of training per system (evaluation not counted), "
               f"{r['threads']} threads, seed {SEED}; PyTorch {torch_version()}")
+        if scaling := r.get("budget_scaling"):
+            print(f"budget scaled: {scaling['stated_budget']:g} s on a machine of {scaling['target_gflops']:g} "
+                  f"GFLOP/s FMA ceiling ({r['threads']} threads) is {r['budget']:.1f} s on this one's "
+                  f"{scaling['measured_gflops']:.1f} GFLOP/s (kernelbench peak {r['threads']})")
         print(f"PyTorch LSTM: embedding {LSTM['embedding']}, nn.LSTM({LSTM['embedding']}, "
               f"{LSTM['hidden']}, num_layers={LSTM['layers']}), linear head; Adam {LSTM['lr']:g} cosine "
               f"to {LSTM['min_lr']:g} over the budget, clip {LSTM['clip']:g}; {LSTM['batch']} "
@@ -646,15 +656,29 @@ def main():
     parser.add_argument("--trainlm", help="our trainlm executable")
     parser.add_argument("--evaluate", help="our evaluate executable")
     parser.add_argument("--ours-error", help="why ours cannot run (reported in the tables)")
+    parser.add_argument("--scale-to-gflops", type=float,
+                        help="train for BUDGET x this / the FMA ceiling measured here (GFLOP/s on THREADS threads)")
+    parser.add_argument("--kernelbench", help="our kernelbench executable (for --scale-to-gflops)")
     args = parser.parse_args()
     if args.budget <= 0 or args.threads < 1:
         parser.error("--budget and --threads must be positive")
+    if args.scale_to_gflops is not None:
+        if args.scale_to_gflops <= 0 or not args.kernelbench:
+            parser.error("--scale-to-gflops needs a positive value and --kernelbench")
     args.systems = args.systems.split(",")
     if unknown := set(args.systems) - set(SYSTEMS):
         parser.error(f"--systems: unknown {', '.join(sorted(unknown))}; known: {', '.join(SYSTEMS)}")
     os.chdir(ROOT)
     names = [args.only] if args.only else DATASETS
+    scaling = None
+    if args.scale_to_gflops is not None:
+        ceiling = run_kernelbench([args.kernelbench, "peak", str(args.threads)])[2]
+        scaling = dict(stated_budget=args.budget, target_gflops=args.scale_to_gflops, measured_gflops=ceiling)
+        args.budget = args.budget * args.scale_to_gflops / ceiling
+        log(f"FMA ceiling here on {args.threads} threads: {ceiling:.1f} GFLOP/s; {scaling['stated_budget']:g} s at "
+            f"{args.scale_to_gflops:g} GFLOP/s is {args.budget:.1f} s here")
     run = Run(args)
+    run.results["budget_scaling"] = scaling
     log(f"CPU: {run.results['cpu']}; {len(names)} datasets, {args.budget:g} s per training")
     datasets = [prepare(name) for name in names]  # all corpora present before the first training
     for d in datasets:

@@ -64,9 +64,11 @@ public enum ClassifierSetup {
     }
 
     /// ULMFiT's second step: continues training the language model of `run` on `texts` (one
-    /// per line; `validationTexts` held out) for `epochs`, in a new run folder `into`, and
-    /// returns that folder. `configure` may adjust the options (rate, batch, budget).
-    public static func fineTuneLanguageModel(run: RunFolder, texts: [String], validationTexts: [String], into: RunFolder,
+    /// per line) and the text files `moreTextFiles` (`validationTexts` held out) for `epochs`,
+    /// in a new run folder `into`, and returns that folder. `configure` may adjust the options
+    /// (rate, batch, budget).
+    public static func fineTuneLanguageModel(run: RunFolder, texts: [String], moreTextFiles: [String] = [],
+                                             validationTexts: [String], into: RunFolder,
                                              epochs: Int, threads: Int,
                                              configure: (inout TrainingOptions) -> Void = { _ in },
                                              onEvaluation: ((Metrics) -> Void)? = nil,
@@ -77,7 +79,8 @@ public enum ClassifierSetup {
         let trainPath = into.file("texts-train.txt"), validPath = into.file("texts-valid.txt")
         try write(texts, to: trainPath)
         try write(validationTexts, to: validPath)
-        var options = TrainingOptions(train: [TokenCorpus.Source(path: trainPath)], model: original.model)
+        var options = TrainingOptions(train: ([trainPath] + moreTextFiles).map { TokenCorpus.Source(path: $0) },
+                                      model: original.model)
         options.validationFiles = [TokenCorpus.Source(path: validPath)]
         options.characterLevel = original.characterLevel
         options.batch = original.batch

@@ -1,10 +1,10 @@
 import FileSupport
 
-// File access goes through FileSupport (one whole-file read, atomic durable writes); its
+// File access goes through FileSupport (a read-only mapping, atomic durable writes); its
 // errors become this module's `SafeTensorsError.io`, so callers see one error type.
 
-func readWholeFile(path: String) throws -> [UInt8] {
-    try mappingFileErrors { try FileSupport.readWholeFile(path: path) }
+func mapFile(path: String) throws -> MappedFile {
+    try mappingFileErrors { try MappedFile(path: path) }
 }
 
 func writeAtomically(path: String, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {

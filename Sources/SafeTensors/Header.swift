@@ -12,17 +12,24 @@ struct Header {
     /// Parses and validates the header of the complete file `bytes`: every rule of the format,
     /// including that the tensors cover the byte buffer exactly. Throws `SafeTensorsError`.
     init(file bytes: [UInt8]) throws {
-        guard bytes.count >= 8 else { throw SafeTensorsError.fileTooShort(byteCount: bytes.count) }
+        self = try bytes.withUnsafeBytes { try Header(file: $0) }
+    }
+
+    /// `init(file:)` over the file's bytes in memory (read or mapped); only the header's bytes
+    /// are copied.
+    init(file raw: UnsafeRawBufferPointer) throws {
+        guard raw.count >= 8 else { throw SafeTensorsError.fileTooShort(byteCount: raw.count) }
         var declared: UInt64 = 0
-        for i in 0..<8 { declared |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        for i in 0..<8 { declared |= UInt64(raw[i]) << (8 * UInt64(i)) }
         guard declared <= UInt64(Header.maxLength) else {
             throw SafeTensorsError.headerTooLarge(declared: declared, limit: Header.maxLength)
         }
         let length = Int(declared)
-        guard length <= bytes.count - 8 else {
-            throw SafeTensorsError.headerBeyondFile(declared: declared, available: bytes.count - 8)
+        guard length <= raw.count - 8 else {
+            throw SafeTensorsError.headerBeyondFile(declared: declared, available: raw.count - 8)
         }
         let range = 8..<(8 + length)
+        let bytes = Array(raw[0..<range.upperBound])
         if let bad = firstInvalidUTF8(bytes, range) { throw SafeTensorsError.headerNotUTF8(offset: bad - 8) }
         // The format requires the header to begin with '{' (no leading whitespace).
         guard length > 0, bytes[8] == UInt8(ascii: "{") else {
@@ -50,7 +57,7 @@ struct Header {
             entries.append(info)
         }
         bufferStart = 8 + length
-        tensors = try Header.checkCoverage(entries, bufferSize: bytes.count - bufferStart)
+        tensors = try Header.checkCoverage(entries, bufferSize: raw.count - bufferStart)
     }
 
     private static func metadata(_ value: JSONValue) throws -> [String: String] {

@@ -1,6 +1,8 @@
+import FileSupport
 import Foundation
 
-/// A safetensors file, read whole into one buffer and validated before anything is returned.
+/// A safetensors file, mapped whole into memory (or given as bytes) and validated before
+/// anything is returned.
 ///
 /// `init` refuses any file that breaks the format (see `SafeTensorsError`); once it returns,
 /// every tensor's bytes lie inside the buffer, and the typed accessors only convert. Values are
@@ -8,7 +10,7 @@ import Foundation
 /// when a caller asks with `requireFinite`.
 public struct SafeTensorsFile: Sendable {
     /// The whole file; tensor data starts at `bufferStart`.
-    private let bytes: [UInt8]
+    private let storage: Storage
     private let bufferStart: Int
     private let index: [String: Int]
 
@@ -17,15 +19,20 @@ public struct SafeTensorsFile: Sendable {
     /// Every tensor, in the order of its data in the file.
     public let tensors: [TensorInfo]
 
-    /// Reads the file at `url` with one read into one buffer, then validates it.
+    /// Maps the file at `url` read-only (`MappedFile`), then validates it. The mapping lives as
+    /// long as this value: keep it only while copying values out.
     public init(contentsOf url: URL) throws {
-        try self.init(bytes: readWholeFile(path: url.path))
+        try self.init(storage: .mapped(mapFile(path: url.path)))
     }
 
     /// Validates `bytes`, the complete contents of a safetensors file, and keeps them.
     public init(bytes: [UInt8]) throws {
-        let header = try Header(file: bytes)
-        self.bytes = bytes
+        try self.init(storage: .array(bytes))
+    }
+
+    private init(storage: Storage) throws {
+        let header = try storage.withBytes { try Header(file: $0) }
+        self.storage = storage
         bufferStart = header.bufferStart
         metadata = header.metadata
         tensors = header.tensors
@@ -38,7 +45,9 @@ public struct SafeTensorsFile: Sendable {
     /// The tensor's raw little-endian bytes.
     public func rawBytes(_ name: String) throws -> ArraySlice<UInt8> {
         let info = try require(name)
-        return bytes[(bufferStart + info.dataOffsets.lowerBound)..<(bufferStart + info.dataOffsets.upperBound)]
+        return storage.withBytes { raw in
+            ArraySlice(raw[(bufferStart + info.dataOffsets.lowerBound)..<(bufferStart + info.dataOffsets.upperBound)])
+        }
     }
 
     /// The tensor's values as `Float`, row-major, converted from F32 (exact), F16 and BF16
@@ -99,7 +108,7 @@ public struct SafeTensorsFile: Sendable {
     /// at once; only a block that fails is searched value by value.
     private func checkFiniteFloat32(_ info: TensorInfo) throws {
         let count = info.elementCount
-        let bad: Int? = bytes.withUnsafeBytes { raw in
+        let bad: Int? = storage.withBytes { raw in
             let p = raw.baseAddress! + bufferStart + info.dataOffsets.lowerBound
             var i = 0
             while i + 64 <= count {
@@ -124,7 +133,7 @@ public struct SafeTensorsFile: Sendable {
 
     /// Copies an F32 tensor's bytes into `destination` (its element count).
     private func copyFloat32(_ info: TensorInfo, into destination: UnsafeMutableBufferPointer<Float>) {
-        bytes.withUnsafeBytes { raw in
+        storage.withBytes { raw in
             let start = bufferStart + info.dataOffsets.lowerBound
             let source = UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4 * info.elementCount)])
             UnsafeMutableRawBufferPointer(destination).copyMemory(from: source)
@@ -176,9 +185,22 @@ public struct SafeTensorsFile: Sendable {
     private func decode<T>(_ info: TensorInfo, _ element: (LittleEndianReader) -> T) -> [T] {
         let count = info.elementCount
         let size = info.dtype.byteSize
-        return bytes.withUnsafeBytes { raw in
+        return storage.withBytes { raw in
             let base = bufferStart + info.dataOffsets.lowerBound
             return (0..<count).map { element(LittleEndianReader(raw: raw, offset: base + $0 * size)) }
+        }
+    }
+}
+
+/// The bytes of a file: read into an array, or mapped (`MappedFile`).
+private enum Storage: Sendable {
+    case array([UInt8])
+    case mapped(MappedFile)
+
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case let .array(bytes): return try bytes.withUnsafeBytes(body)
+        case let .mapped(file): return try body(file.bytes)
         }
     }
 }

@@ -59,6 +59,9 @@ struct Train: ParsableCommand {
     var lm: String?
     @Option(help: "With --lm: first fine-tune the language model on the training texts for this many epochs.")
     var finetuneLmEpochs = 0
+    @Option(name: .customLong("lm-text"),
+            help: "With --finetune-lm-epochs: fine-tune the language model on this file of unlabelled text too, one text per line (repeatable): more text of the same domain than the labelled lines hold.")
+    var lmTexts: [String] = []
     @Option(help: "With --lm: keep only the embedding and the lowest N layers of the language model (default: all).")
     var encoderLayers: Int?
     @Option(help: "Without --lm: BPE vocabulary file (default: the bundled 8,000-entry one).")
@@ -127,6 +130,7 @@ struct Train: ParsableCommand {
         if maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
         if finetuneLmEpochs < 0 { throw ValidationError("--finetune-lm-epochs must be at least 0") }
         if finetuneLmEpochs > 0 && lm == nil { throw ValidationError("--finetune-lm-epochs needs --lm") }
+        if !lmTexts.isEmpty && finetuneLmEpochs == 0 { throw ValidationError("--lm-text needs --finetune-lm-epochs") }
         if let encoderLayers {
             if lm == nil { throw ValidationError("--encoder-layers needs --lm") }
             if encoderLayers < 1 { throw ValidationError("--encoder-layers must be at least 1") }
@@ -225,11 +229,12 @@ struct Train: ParsableCommand {
         }
         if finetuneLmEpochs > 0 {
             let into = RunFolder(path: folder.file("lm"))
-            Terminal.note("fine-tuning the language model of \(run.path) on the training texts for \(finetuneLmEpochs) epoch(s) in \(into.path)")
+            let more = lmTexts.isEmpty ? "" : " and \(lmTexts.joined(separator: ", "))"
+            Terminal.note("fine-tuning the language model of \(run.path) on the training texts\(more) for \(finetuneLmEpochs) epoch(s) in \(into.path)")
             if FileManager.default.fileExists(atPath: into.path) { try FileManager.default.removeItem(atPath: into.path) }
             let quiet = self.quiet
             run = try ClassifierSetup.fineTuneLanguageModel(
-                run: run, texts: train.map(\.text), validationTexts: valid.map(\.text), into: into,
+                run: run, texts: train.map(\.text), moreTextFiles: lmTexts, validationTexts: valid.map(\.text), into: into,
                 epochs: finetuneLmEpochs, threads: threads,
                 onEvaluation: { m in
                     if !quiet {

@@ -161,9 +161,11 @@ import Testing
                                                         "--epochs", "1", "--threads", "1", "--quiet", "--run-dir", lm, corpus.path])
         #expect(trainlm.status == 0, "\(trainlm.stderr)")
         let model = folder.appendingPathComponent("model").path
+        let unlabelled = folder.appendingPathComponent("unlabelled.txt").path
+        try "一本好书\nan ordinary day\n".write(toFile: unlabelled, atomically: true, encoding: .utf8)
         // trainlm's default stack has two LSTM layers; the encoder keeps the lowest.
         let out = try CommandRunner.run("classify", ["train", file, "--valid", file, "--lm", lm, "--finetune-lm-epochs", "1", "--unfreeze-epochs", "1", "--epochs", "3",
-                                                     "--encoder-layers", "1", "--ngram-buckets", "512",
+                                                     "--lm-text", unlabelled, "--encoder-layers", "1", "--ngram-buckets", "512",
                                                      "--batch", "8", "--threads", "1", "--quiet", "--out", model, "--json"])
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stderr.contains("fine-tuning the language model"))
@@ -171,6 +173,14 @@ import Testing
         #expect((spec["language_model"] as? String)?.hasSuffix("model/lm") == true)
         #expect(((spec["model"] as? [String: Any])?["layers"] as? [Any])?.count == 1)
         #expect(spec["ngram_buckets"] as? Int == 512)
+        // The language model was fine-tuned on the training texts and the unlabelled file.
+        let run = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: model + "/lm/run.json"))) as! [String: Any]
+        let sources = (run["train"] as? [[String: Any]])?.compactMap { $0["path"] as? String }
+        #expect(sources?.count == 2)
+        #expect(sources?.last == unlabelled)
+        let withoutFineTuning = try CommandRunner.run("classify", ["train", file, "--lm", lm, "--lm-text", unlabelled, "--quiet"])
+        #expect(withoutFineTuning.status != 0)
+        #expect(withoutFineTuning.stderr.contains("--lm-text needs --finetune-lm-epochs"), "\(withoutFineTuning.stderr)")
         let tooDeep = try CommandRunner.run("classify", ["train", file, "--valid", file, "--lm", lm, "--encoder-layers", "3",
                                                          "--threads", "1", "--quiet", "--out", model + "-deep"])
         #expect(tooDeep.status == 1)

