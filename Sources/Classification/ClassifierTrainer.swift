@@ -96,6 +96,13 @@ public final class ClassifierTrainer {
             return zip(try classifier.tokens(examples.map(\.text)), labels).map { Encoded(ids: $0, label: $1) }
         }
         let texts = try encode(train, "training")
+        var labelCounts = Dictionary(uniqueKeysWithValues: ScriptGroup.allCases.map {
+            ($0.rawValue, [Int](repeating: 0, count: classifier.labels.count))
+        })
+        for text in texts {
+            labelCounts[ScriptGroup.of(ids: text.ids, pieces: classifier.tokenizer.vocabulary.tokens).rawValue]![text.label] += 1
+        }
+        try classifier.recordLabelCounts(labelCounts)
         let textWeights = options.classWeights == .perScript
             ? Self.scriptBalancedWeights(texts, classes: classifier.labels.count, pieces: classifier.tokenizer.vocabulary.tokens)
             : [Double](repeating: 1, count: texts.count)

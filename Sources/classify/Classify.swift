@@ -33,13 +33,33 @@ struct Classify: ParsableCommand {
         return root.path
     }
 
-    static func loadModel(_ path: String?, threads: Int?) throws -> Classifier {
+    /// Loads the classifier and sets its class prior: `prior` (a `LabelPrior` name), or when
+    /// nil uniform if the classifier records its training labels' counts, else training.
+    static func loadModel(_ path: String?, threads: Int?, prior: String? = nil) throws -> Classifier {
         guard let path = path ?? defaultModel() else {
             throw CLIError("no classifier: pass --model DIR (a folder written by `classify train`), set CLASSIFY_MODEL, or run scripts/main-job to build the default sentiment model")
         }
-        do { return try ClassifierFolder(path: path).load(threads: threads) } catch {
+        let classifier: Classifier
+        do { classifier = try ClassifierFolder(path: path).load(threads: threads) } catch {
             throw CLIError("\(error)")
         }
+        if let prior {
+            classifier.prior = LabelPrior(rawValue: prior)!
+            if classifier.prior == .uniform && classifier.spec.labelCounts == nil {
+                throw CLIError("--prior uniform: '\(path)' does not record its training labels' counts (trained before they were kept); retrain it or use --prior training")
+            }
+        } else {
+            classifier.prior = classifier.spec.labelCounts == nil ? .training : .uniform
+        }
+        return classifier
+    }
+
+    static let priorHelp = ArgumentHelp(
+        "The class prior: uniform (every label equally likely before the text is read: for text from elsewhere) or training (the training data's label frequencies within the text's script: for more text drawn like it). Default: uniform, or training for a classifier that does not record its training labels' counts.",
+        valueName: "uniform|training")
+
+    static func validatePrior(_ prior: String?) throws {
+        if let prior, LabelPrior(rawValue: prior) == nil { throw ValidationError("--prior must be uniform or training") }
     }
 }
 
@@ -67,6 +87,8 @@ struct Predict: ParsableCommand {
     var threshold: Float?
     @Option(help: "Lines longer than this many bytes get an error verdict.")
     var maxLineBytes = 1 << 20
+    @Option(help: Classify.priorHelp)
+    var prior: String?
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
     @Flag(help: "One JSON object per line.")
@@ -76,11 +98,12 @@ struct Predict: ParsableCommand {
         if k < 1 { throw ValidationError("-k must be at least 1") }
         if let threshold, !(threshold >= 0 && threshold <= 1) { throw ValidationError("--threshold must be in [0, 1]") }
         if maxLineBytes < 1 { throw ValidationError("--max-line-bytes must be positive") }
+        try Classify.validatePrior(prior)
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
-        let classifier = try Classify.loadModel(model, threads: threads)
+        let classifier = try Classify.loadModel(model, threads: threads, prior: prior)
         let lineClassifier = LineClassifier(classifier: classifier, maxLineBytes: maxLineBytes)
         let source = LineSource(paths: files.isEmpty ? ["-"] : files, maxLineBytes: maxLineBytes)
         let formatter = VerdictFormatter(labels: classifier.labels, k: min(k, classifier.labels.count),

@@ -16,6 +16,8 @@ struct Test: ParsableCommand {
     var format = "auto"
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
+    @Option(help: Classify.priorHelp)
+    var prior: String?
     @Flag(help: "Print the report as one JSON object.")
     var json = false
 
@@ -24,10 +26,11 @@ struct Test: ParsableCommand {
             throw ValidationError("--format must be auto, tsv, fasttext or jsonl")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try Classify.validatePrior(prior)
     }
 
     func run() throws {
-        let classifier = try Classify.loadModel(model, threads: threads)
+        let classifier = try Classify.loadModel(model, threads: threads, prior: prior)
         let result: ClassifierEvaluation.Result
         do {
             let examples = try LabelledData.read(path: data, format: LabelledDataFormat(rawValue: format)!)

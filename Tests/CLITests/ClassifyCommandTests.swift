@@ -151,6 +151,37 @@ import Testing
         #expect(truncated.stderr.contains("model.safetensors"))
     }
 
+    /// --prior: uniform by default, training on request; a classifier from before label
+    /// counts were kept falls back to training, and refuses uniform when asked for it.
+    @Test func thePriorIsUniformByDefaultAndTrainingOnRequest() throws {
+        let (_, model) = try trainedModel()
+        let input = Array("服务很好，非常满意\nterrible product, hate it\n".utf8)
+        func probabilities(_ arguments: [String]) throws -> [[String: Double]] {
+            let out = try CommandRunner.run("classify", ["--model", model, "--json"] + arguments, stdin: input)
+            #expect(out.status == 0, "\(out.stderr)")
+            return out.text.split(separator: "\n").map {
+                (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["probabilities"] as! [String: Double]
+            }
+        }
+        let byDefault = try probabilities([]), uniform = try probabilities(["--prior", "uniform"])
+        let training = try probabilities(["--prior", "training"])
+        #expect(byDefault == uniform)
+        #expect(training.count == 2)
+        let bad = try CommandRunner.run("classify", ["--model", model, "--prior", "even"], stdin: input)
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--prior must be uniform or training"))
+
+        let specPath = model + "/classifier.json"
+        var spec = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: specPath))) as! [String: Any]
+        #expect(spec["label_counts"] != nil)
+        spec.removeValue(forKey: "label_counts")
+        try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: specPath))
+        #expect(try probabilities([]) == training)
+        let refused = try CommandRunner.run("classify", ["--model", model, "--prior", "uniform"], stdin: input)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("does not record its training labels' counts"), "\(refused.stderr)")
+    }
+
     @Test func transfersFromALanguageModelRun() throws {
         let (folder, file) = try data()
         let corpus = folder.appendingPathComponent("corpus.txt")
