@@ -154,7 +154,16 @@ import Testing
     /// --prior: uniform by default, training on request; a classifier from before label
     /// counts were kept falls back to training, and refuses uniform when asked for it.
     @Test func thePriorIsUniformByDefaultAndTrainingOnRequest() throws {
-        let (_, model) = try trainedModel()
+        // English complaints four times as often as English praise: the priors then differ.
+        let (folder, file) = try data()
+        let extra = (0..<18).flatMap { _ in Self.negative.filter { $0.unicodeScalars.allSatisfy(\.isASCII) }.map { "negative\t\($0)" } }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        handle.seekToEndOfFile()
+        handle.write(Data((extra.joined(separator: "\n") + "\n").utf8))
+        try handle.close()
+        let model = folder.appendingPathComponent("model").path
+        let train = try CommandRunner.run("classify", ["train", file, "--valid", file, "--epochs", "4", "--out", model] + Self.small)
+        #expect(train.status == 0, "\(train.stderr)")
         let input = Array("服务很好，非常满意\nterrible product, hate it\n".utf8)
         func probabilities(_ arguments: [String]) throws -> [[String: Double]] {
             let out = try CommandRunner.run("classify", ["--model", model, "--json"] + arguments, stdin: input)
@@ -163,10 +172,18 @@ import Testing
                 (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["probabilities"] as! [String: Double]
             }
         }
+        // Lines read together or one by one are batched differently, which can move the last bit.
+        func close(_ a: [[String: Double]], _ b: [[String: Double]]) -> Bool {
+            a.count == b.count && zip(a, b).allSatisfy { x, y in
+                x.keys == y.keys && x.allSatisfy { abs($0.value - y[$0.key]!) < 1e-5 }
+            }
+        }
         let byDefault = try probabilities([]), uniform = try probabilities(["--prior", "uniform"])
         let training = try probabilities(["--prior", "training"])
-        #expect(byDefault == uniform)
-        #expect(training.count == 2)
+        #expect(close(byDefault, uniform))
+        #expect(!close(uniform, training))
+        // The English line leans less negative once the training prior is divided out.
+        #expect(uniform[1]["negative"]! < training[1]["negative"]!)
         let bad = try CommandRunner.run("classify", ["--model", model, "--prior", "even"], stdin: input)
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("--prior must be uniform or training"))
@@ -176,7 +193,7 @@ import Testing
         #expect(spec["label_counts"] != nil)
         spec.removeValue(forKey: "label_counts")
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: specPath))
-        #expect(try probabilities([]) == training)
+        #expect(close(try probabilities([]), training))
         let refused = try CommandRunner.run("classify", ["--model", model, "--prior", "uniform"], stdin: input)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("does not record its training labels' counts"), "\(refused.stderr)")
