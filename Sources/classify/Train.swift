@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
     var valid: String?
     @Option(help: "Without --valid: the share of the training lines held out for validation.")
     var validFraction = 0.1
-    @Option(help: "Also score this labelled file at the end (reported, never used for choices).")
+    @Option(help: "Also score this labelled file at the end, under the training prior (reported, never used for choices).")
     var test: String?
     @Option(help: "Input format: auto, tsv, fasttext or jsonl.")
     var format = "auto"
