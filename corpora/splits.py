@@ -196,8 +196,8 @@ def outside_held_out(texts: list[str], outputs: dict[str, str], corpus: Keys) ->
         seen.add(key)
         kept.append(text)
     sets = shingles + [corpus.shingles(n) if (n := corpus.near(corpus.exact(t))) else set() for t in kept]
-    copies = {j - len(shingles) for i, j in similar_pairs(sets) if i < len(shingles) <= j}
-    copies |= {i - len(shingles) for i, j in similar_pairs(sets) if j < len(shingles) <= i}
+    held = len(shingles)
+    copies = {max(i, j) - held for i, j in similar_pairs(sets) if min(i, j) < held <= max(i, j)}
     return [text for k, text in enumerate(kept) if k not in copies]
 
 

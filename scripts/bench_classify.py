@@ -150,59 +150,46 @@ def child(spec):
     print(json.dumps(result))
 
 
+def run_ours(command, texts):
+    """(seconds, labels): `command` run once with `texts` on stdin, one per line; exits unless
+    it succeeds with one 'label probability' line per text."""
+    data = "".join(f"{text}\n" for text in texts).encode("utf-8")
+    start = time.perf_counter()
+    out = subprocess.run(["sh", "-c", command], input=data, capture_output=True)
+    elapsed = time.perf_counter() - start
+    if out.returncode != 0:
+        sys.exit(f"{command} exited with {out.returncode}:\n{out.stderr.decode()}")
+    lines = out.stdout.decode("utf-8").splitlines()
+    if len(lines) != len(texts):
+        sys.exit(f"{command} printed {len(lines)} lines for {len(texts)} inputs")
+    for number, line in enumerate(lines, 1):
+        if not is_prediction(line):
+            sys.exit(f"{command}: output line {number} is not 'label probability': {line!r}")
+    return elapsed, [line.split()[0] for line in lines]
+
+
 def ours_child(spec):
     """Runs the command REPEATS times over the raw test texts; scores the last output. Also
     times it REPEATS times on the first text alone: its start-up (process, model loading,
     preparation), which the peers' in-process figures do not pay."""
+    command = spec["command"]
     test = read_split(spec["dataset"], "test")
-    data = "".join(f"{text}\n" for _, text in test).encode("utf-8")
-
-    def timed(data):
-        start = time.perf_counter()
-        out = subprocess.run(["sh", "-c", spec["command"]], input=data, capture_output=True)
-        elapsed = time.perf_counter() - start
-        if out.returncode != 0:
-            sys.exit(f"{spec['command']} exited with {out.returncode}:\n{out.stderr.decode()}")
-        return elapsed, out
-
-    startup = min(timed(f"{test[0][1]}\n".encode("utf-8"))[0] for _ in range(REPEATS))
+    texts = [text for _, text in test]
+    startup = min(run_ours(command, texts[:1])[0] for _ in range(REPEATS))
     seconds = []
     for _ in range(REPEATS):
-        elapsed, out = timed(data)
+        elapsed, predicted = run_ours(command, texts)
         seconds.append(elapsed)
-    lines = out.stdout.decode("utf-8").splitlines()
-    if len(lines) != len(test):
-        sys.exit(f"{spec['command']} printed {len(lines)} lines for {len(test)} inputs")
-    for number, line in enumerate(lines, 1):
-        if not is_prediction(line):
-            sys.exit(f"{spec['command']}: output line {number} is not 'label probability': {line!r}")
-    predicted = [line.split()[0] for line in lines]
     figures = test_figures([label for label, _ in test], predicted, seconds)
     figures["startup_seconds"] = startup
     figures["best_lines_per_second_after_startup"] = len(test) / max(1e-9, min(seconds) - startup)
-
-    def predict(texts):
-        out = timed("".join(f"{text}\n" for text in texts).encode("utf-8"))[1]
-        lines = out.stdout.decode("utf-8").splitlines()
-        if len(lines) != len(texts) or not all(map(is_prediction, lines)):
-            sys.exit(f"{spec['command']} did not print one 'label probability' line per input line")
-        return [line.split()[0] for line in lines]
-
-    figures["other_sources"] = other_sources(spec["dataset"], predict)
+    figures["other_sources"] = other_sources(spec["dataset"], lambda texts: run_ours(command, texts)[1])
     print(json.dumps(figures))
 
 
 def ours_other_sources_child(spec):
     """Only the other sources of spec["dataset"], labelled by spec["command"]."""
-    def predict(texts):
-        data = "".join(f"{text}\n" for text in texts).encode("utf-8")
-        out = subprocess.run(["sh", "-c", spec["command"]], input=data, capture_output=True)
-        lines = out.stdout.decode("utf-8").splitlines()
-        if out.returncode != 0 or len(lines) != len(texts) or not all(map(is_prediction, lines)):
-            sys.exit(f"{spec['command']} failed or did not print one 'label probability' line per input line:\n"
-                     f"{out.stderr.decode()}")
-        return [line.split()[0] for line in lines]
-
+    predict = lambda texts: run_ours(spec["command"], texts)[1]  # noqa: E731
     print(json.dumps({"other_sources": other_sources(spec["dataset"], predict)}))
 
 

@@ -58,7 +58,6 @@ public struct ClassifierSpec: Codable, Equatable, Sendable {
         case labelCounts = "label_counts"
     }
 
-
     /// Whether predictions mix in a TF-IDF model.
     public var mixesTfidf: Bool { tfidfWeight > 0 || tfidfHanWeight > 0 }
 

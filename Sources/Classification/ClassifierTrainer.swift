@@ -96,15 +96,11 @@ public final class ClassifierTrainer {
             return zip(try classifier.tokens(examples.map(\.text)), labels).map { Encoded(ids: $0, label: $1) }
         }
         let texts = try encode(train, "training")
-        var labelCounts = Dictionary(uniqueKeysWithValues: ScriptGroup.allCases.map {
-            ($0.rawValue, [Int](repeating: 0, count: classifier.labels.count))
-        })
-        for text in texts {
-            labelCounts[ScriptGroup.of(ids: text.ids, pieces: classifier.tokenizer.vocabulary.tokens).rawValue]![text.label] += 1
-        }
-        try classifier.recordLabelCounts(labelCounts)
+        let (textGroups, labelCounts) = Self.labelCounts(texts, classes: classifier.labels.count,
+                                                     pieces: classifier.tokenizer.vocabulary.tokens)
+        try classifier.recordLabelCounts(Dictionary(uniqueKeysWithValues: labelCounts.map { ($0.rawValue, $1) }))
         let textWeights = options.classWeights == .perScript
-            ? Self.scriptBalancedWeights(texts, classes: classifier.labels.count, pieces: classifier.tokenizer.vocabulary.tokens)
+            ? Self.scriptBalancedWeights(texts, groups: textGroups, labelCounts: labelCounts)
             : [Double](repeating: 1, count: texts.count)
         var samples = zip(texts, textWeights).map { Sample(ids: $0.ids, label: $0.label, weight: $1) }
         if options.clauseWeight > 0 {
@@ -256,14 +252,22 @@ public final class ClassifierTrainer {
         return outcome
     }
 
-    /// Each text's weight under `ClassWeighting.perScript`: N_g / (K_g · N_gc) for a text of
-    /// script group g and class c (their mean over all texts is 1).
-    static func scriptBalancedWeights(_ texts: [Encoded], classes: Int, pieces: [[UInt8]]) -> [Double] {
+    /// Each text's script group, and how many texts of each group had each label (every group
+    /// present, with zeros where it has no text).
+    static func labelCounts(_ texts: [Encoded], classes: Int,
+                            pieces: [[UInt8]]) -> (groups: [ScriptGroup], counts: [ScriptGroup: [Int]]) {
         let groups = texts.map { ScriptGroup.of(ids: $0.ids, pieces: pieces) }
-        var counts: [ScriptGroup: [Int]] = [:]
-        for (text, group) in zip(texts, groups) { counts[group, default: Array(repeating: 0, count: classes)][text.label] += 1 }
-        return zip(texts, groups).map { text, group in
-            let row = counts[group]!
+        var counts = Dictionary(uniqueKeysWithValues: ScriptGroup.allCases.map { ($0, [Int](repeating: 0, count: classes)) })
+        for (text, group) in zip(texts, groups) { counts[group]![text.label] += 1 }
+        return (groups, counts)
+    }
+
+    /// Each text's weight under `ClassWeighting.perScript`: N_g / (K_g · N_gc) for a text of
+    /// script group g and class c (their mean over all texts is 1), from `labelCounts`.
+    static func scriptBalancedWeights(_ texts: [Encoded], groups: [ScriptGroup],
+                                      labelCounts: [ScriptGroup: [Int]]) -> [Double] {
+        zip(texts, groups).map { text, group in
+            let row = labelCounts[group]!
             let present = Double(row.count(where: { $0 > 0 })), total = Double(row.reduce(0, +))
             return total / (present * Double(row[text.label]))
         }

@@ -50,13 +50,18 @@ import Testing
     let han: [Int32] = [0, 0], latin: [Int32] = [1, 1]
     let texts = [(han, 0), (han, 1), (han, 0), (han, 1), (latin, 0), (latin, 0), (latin, 0), (latin, 1)]
         .map { ClassifierTrainer.Encoded(ids: $0.0, label: $0.1) }
-    let weights = ClassifierTrainer.scriptBalancedWeights(texts, classes: 2, pieces: pieces)
+    func weightsOf(_ texts: [ClassifierTrainer.Encoded]) -> [Double] {
+        let (groups, counts) = ClassifierTrainer.labelCounts(texts, classes: 2, pieces: pieces)
+        return ClassifierTrainer.scriptBalancedWeights(texts, groups: groups, labelCounts: counts)
+    }
+    let counts = ClassifierTrainer.labelCounts(texts, classes: 2, pieces: pieces).counts
+    #expect(counts == [.han: [2, 2], .other: [3, 1]])
+    let weights = weightsOf(texts)
     #expect(weights[..<4].allSatisfy { $0 == 1 })
     #expect(weights[4..<7].allSatisfy { abs($0 - 4.0 / 6) < 1e-12 })
     #expect(weights[7] == 2)
     #expect(abs(weights.reduce(0, +) / Double(weights.count) - 1) < 1e-12)
     // A group with one class only: its texts weigh 1.
-    let alone = ClassifierTrainer.scriptBalancedWeights([.init(ids: han, label: 1), .init(ids: latin, label: 0)],
-                                                        classes: 2, pieces: pieces)
+    let alone = weightsOf([.init(ids: han, label: 1), .init(ids: latin, label: 0)])
     #expect(alone == [1, 1])
 }
