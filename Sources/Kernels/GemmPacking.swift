@@ -78,8 +78,12 @@ private func packPanelOfA(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePoint
     }
 }
 
-/// The panels of a transposed A (op(A) row i is a column of A), copied row by row of A across
-/// all panels so that A is read sequentially (see `packPanelsB`).
+/// The panels of a transposed A (op(A) row i is a column of A): 16 rows of A at a time, each
+/// panel receiving their 16 consecutive panel rows (384 bytes for a 6-row panel) before the
+/// next. One row of A at a time wrote 24 bytes to every panel in turn, panels 9 KiB apart,
+/// and read one row per 4 KiB page at a time: that packing took 19% of the (1024 x 2048) x
+/// (2048 x 256) product with A transposed (the LSTM's weight gradients dgates^T x), 16 rows
+/// take 10%, and the product runs 10-15% faster (8 rows: 14%; 32 rows: slower again).
 private func packPanelsOfTransposedA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
                                      i0: Int, mb: Int, p0: Int, kb: Int, panels: RowPanels) {
     // Full panels take the fixed-length copies; the last panel may be partial.
@@ -88,26 +92,37 @@ private func packPanelsOfTransposedA(_ dst: UnsafeMutablePointer<Float>, _ a: Op
     let lastRows = mb - lastStart
     let fullSixes = lastRows == lastHeight || last >= panels.sixes ? panels.sixes : panels.sixes - 1
     let fullFours = lastRows == lastHeight || last < panels.sixes ? panels.fours : panels.fours - 1
-    for p in 0..<kb {
+    var p = 0
+    while p < kb {
+        let rows = min(16, kb - p)
         let src = a.base + (p0 + p) * a.ld + i0
         var i = 0
         var out = dst + p * microRows
         for _ in 0..<fullSixes {
-            for q in 0..<microRows { out[q] = src[i + q] }
+            for q in 0..<rows {
+                let from = src + q * a.ld + i, to = out + q * microRows
+                storeVector(loadVector(from) as SIMD4<Float>, to)
+                storeVector(loadVector(from + 4) as SIMD2<Float>, to + 4)
+            }
             out += microRows * kb
             i += microRows
         }
         out = dst + i * kb + p * 4
         for _ in 0..<fullFours {
-            for q in 0..<4 { out[q] = src[i + q] }
+            for q in 0..<rows {
+                storeVector(loadVector(src + q * a.ld + i) as SIMD4<Float>, out + q * 4)
+            }
             out += 4 * kb
             i += 4
         }
         if lastRows != lastHeight {
-            let tail = dst + lastStart * kb + p * lastHeight
-            for q in 0..<lastRows { tail[q] = src[lastStart + q] }
-            for q in lastRows..<lastHeight { tail[q] = 0 }
+            for q in 0..<rows {
+                let from = src + q * a.ld + lastStart, tail = dst + lastStart * kb + (p + q) * lastHeight
+                for r in 0..<lastRows { tail[r] = from[r] }
+                for r in lastRows..<lastHeight { tail[r] = 0 }
+            }
         }
+        p += rows
     }
 }
 
