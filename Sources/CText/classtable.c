@@ -8,10 +8,15 @@
 #include <unicode/uversion.h>
 #include <utf8proc.h>
 
-static uint8_t table[CT_TABLE_LIMIT];
-static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+// Planes 0-3 (U+0000..U+3FFFF): plane 0 is built on first use of the table, each of planes
+// 1-3 (emoji, historic scripts, rare Han) on the first lookup of one of its code points.
+// All four at once took about 10 ms of every process's start-up.
+#define CT_PLANES 4
+static uint8_t table[CT_PLANES << 16];
+static pthread_once_t plane_once[CT_PLANES] = {
+    PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT};
+static pthread_once_t normalizers_once = PTHREAD_ONCE_INIT;
 static const UNormalizer2 *nfc, *nfkc;
-
 static uint8_t base_class(UChar32 c) {
     switch (c) {
     case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x85: case 0x2028: case 0x2029:
@@ -61,25 +66,38 @@ static uint8_t full_class(UChar32 c) {
     return v;
 }
 
-static void build_table(void) {
+static void get_normalizers(void) {
     UErrorCode err = U_ZERO_ERROR;
     nfc = unorm2_getNFCInstance(&err);
     err = U_ZERO_ERROR;
     nfkc = unorm2_getNFKCInstance(&err);
-    for (UChar32 c = 0; c < CT_TABLE_LIMIT; c++) {
+}
+
+static void build_plane(UChar32 first) {
+    pthread_once(&normalizers_once, get_normalizers);
+    for (UChar32 c = first; c < first + 0x10000; c++) {
         // Surrogates never occur in valid UTF-8; leave them OTHER.
         table[c] = (c >= 0xD800 && c <= 0xDFFF) ? CT_CLASS_OTHER : full_class(c);
     }
 }
 
+static void build_plane0(void) { build_plane(0x00000); }
+static void build_plane1(void) { build_plane(0x10000); }
+static void build_plane2(void) { build_plane(0x20000); }
+static void build_plane3(void) { build_plane(0x30000); }
+static void (*const build[CT_PLANES])(void) = {build_plane0, build_plane1, build_plane2, build_plane3};
+
 const uint8_t *ct_class_table(void) {
-    pthread_once(&table_once, build_table);
+    pthread_once(&plane_once[0], build_plane0);
     return table;
 }
 
 uint8_t ct_class_of_slow(uint32_t cp) {
-    pthread_once(&table_once, build_table);
-    if (cp < CT_TABLE_LIMIT) return table[cp];
+    if (cp < (CT_PLANES << 16)) {
+        pthread_once(&plane_once[cp >> 16], build[cp >> 16]);
+        return table[cp];
+    }
+    pthread_once(&normalizers_once, get_normalizers);
     if (cp > 0x10FFFF) return CT_CLASS_OTHER;
     return full_class((UChar32)cp);
 }

@@ -27,13 +27,14 @@ public struct CharacterClass: Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(kind)" }
 }
 
-/// Process-wide class table. Built on first use (about 15 ms: 15-20% of an 84 ms
-/// `tokenize` start-up under perf), then read-only.
+/// Process-wide class table of the Basic Multilingual Plane, built on first use, then
+/// read-only; code points above it go through `ct_class_of_slow` (which builds planes 1-3
+/// of the table on first need).
 public final class CharacterClassTable: @unchecked Sendable {
     public static let shared = CharacterClassTable()
 
     @usableFromInline let table: UnsafePointer<UInt8>
-    @usableFromInline static let limit: UInt32 = 0x40000
+    @usableFromInline static let limit = UInt32(CT_TABLE_LIMIT)
 
     private init() { table = ct_class_table() }
 

@@ -35,6 +35,23 @@ import Testing
         #expect(table.lookup(0x10FFFF).kind == .other)
     }
 
+    /// Planes 1-3 are filled on their first lookup, not with the Basic Multilingual Plane.
+    @Test func planesOneToThreeAreFilledOnFirstUse() async {
+        let expected: [(UInt32, CharacterClass.Kind)] = [
+            (0x10400, .letter), (0x1D7CE, .digit), (0x1F600, .emoji), (0x1F3FB, .emojiModifier),
+            (0x20000, .han), (0x2A6D6, .han), (0x30000, .han), (0x3FFFD, .other),
+        ]
+        // Several threads at once on planes none of them has filled yet (in this process,
+        // unless another test did): each sees the finished plane.
+        let kinds = await withTaskGroup(of: [CharacterClass.Kind].self) { group in
+            for _ in 0..<4 { group.addTask { expected.map { CharacterClassTable.shared.lookup($0.0).kind } } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        for seen in kinds { #expect(seen == expected.map(\.1)) }
+        #expect(table.lookup(0x1D400).mayChangeUnderNFKC)  // mathematical bold A -> "A"
+        #expect(!table.lookup(0x20000).mayChangeUnderNFKC)
+    }
+
     @Test func librariesAgreeOnUnicode15() {
         #expect(UnicodeLibraries.icuUnicodeVersion.hasPrefix("15."))
         #expect(UnicodeLibraries.utf8procUnicodeVersion.hasPrefix("15."))

@@ -40,10 +40,11 @@ enum {
 #define CT_FLAG_NFC_NO_BOUNDARY 0x40
 #define CT_FLAG_NFKC_NO_BOUNDARY 0x80
 
-// Code points below this limit are in the table; others go through ct_class_of_slow.
-#define CT_TABLE_LIMIT 0x40000
+// Code points below this limit (the Basic Multilingual Plane) are in the table that
+// ct_class_table returns; others go through ct_class_of_slow.
+#define CT_TABLE_LIMIT 0x10000
 
-/// The class table for U+0000..U+3FFFF, built once (thread-safe) from ICU properties.
+/// The class table for U+0000..U+FFFF, built once (thread-safe) from ICU properties.
 const uint8_t *ct_class_table(void);
 /// Class and flags of any code point (the same value the table holds below the limit).
 uint8_t ct_class_of_slow(uint32_t cp);
