@@ -8,7 +8,8 @@
 // head, random tokens (fixed seed); W untimed steps, then S timed steps, each the full step
 // (forward, zero gradients, backward, AdamW update). decode: batch 1, `step` over D tokens
 // from a reset state, W untimed runs then S timed runs.
-// Prints one JSON object: tokens/s best and median, the repetitions, the parameter count.
+// Prints one JSON object: tokens/s best, median and mean (all timed tokens over all timed
+// seconds, what a training run's figure is), the repetitions, the parameter count.
 
 import Dispatch
 import Foundation
@@ -90,7 +91,8 @@ do {
 let sorted = times.sorted()
 guard !sorted.isEmpty else { fail("no timed steps") }
 let best = Double(tokensPerRun) / sorted[0], median = Double(tokensPerRun) / sorted[sorted.count / 2]
+let mean = Double(tokensPerRun * times.count) / times.reduce(0, +)
 let lossText = losses.isEmpty ? "null" : "[\(losses.first!), \(losses.last!)]"
 print("{\"mode\": \"\(mode)\", \"threads\": \(o("threads")), \"parameters\": \(model.parameters.count), "
-      + "\"tokens_per_run\": \(tokensPerRun), \"best\": \(best), \"median\": \(median), "
+      + "\"tokens_per_run\": \(tokensPerRun), \"best\": \(best), \"median\": \(median), \"mean\": \(mean), "
       + "\"n\": \(times.count), \"loss_first_last\": \(lossText)}")
