@@ -189,8 +189,8 @@ def ours_child(spec):
 
 def ours_other_sources_child(spec):
     """Only the other sources of spec["dataset"], labelled by spec["command"]."""
-    predict = lambda texts: run_ours(spec["command"], texts)[1]  # noqa: E731
-    print(json.dumps({"other_sources": other_sources(spec["dataset"], predict)}))
+    figures = other_sources(spec["dataset"], lambda texts: run_ours(spec["command"], texts)[1])
+    print(json.dumps({"other_sources": figures}))
 
 
 def is_prediction(line):

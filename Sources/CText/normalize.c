@@ -283,7 +283,7 @@ int ct_normalize(ct_normalizer *n, int form, const uint8_t *in, size_t length,
             if (error_offset) *error_offset = i;
             return CT_NORM_ERROR_INVALID_UTF8;
         }
-        uint8_t flags = cp < CT_TABLE_LIMIT ? table[cp] : ct_class_of_slow(cp);
+        uint8_t flags = cp < CT_TABLE_LIMIT ? table[cp] : ct_class_of(cp);
         if (!open || !(flags & no_boundary)) {
             CLOSE_SEGMENT();
             seg = i; open = 1; slow = 0; last_ccc = 0;

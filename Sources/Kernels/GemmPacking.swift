@@ -82,8 +82,8 @@ private func packPanelOfA(_ out: UnsafeMutablePointer<Float>, _ src: UnsafePoint
 /// panel receiving their 16 consecutive panel rows (384 bytes for a 6-row panel) before the
 /// next. One row of A at a time wrote 24 bytes to every panel in turn, panels 9 KiB apart,
 /// and read one row per 4 KiB page at a time: that packing took 19% of the (1024 x 2048) x
-/// (2048 x 256) product with A transposed (the LSTM's weight gradients dgates^T x), 16 rows
-/// take 10%, and the product runs 10-15% faster (8 rows: 14%; 32 rows: slower again).
+/// (2048 x 256) product with A transposed (the LSTM's weight gradients dgates^T x) under
+/// perf; 16 rows take 10% (8 rows 14%, 32 rows 13%), and the product runs about 15% faster.
 private func packPanelsOfTransposedA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand,
                                      i0: Int, mb: Int, p0: Int, kb: Int, panels: RowPanels) {
     // Full panels take the fixed-length copies; the last panel may be partial.

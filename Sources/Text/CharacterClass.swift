@@ -28,7 +28,7 @@ public struct CharacterClass: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Process-wide class table of the Basic Multilingual Plane, built on first use, then
-/// read-only; code points above it go through `ct_class_of_slow` (which builds planes 1-3
+/// read-only; code points above it go through `ct_class_of` (which fills planes 1-3
 /// of the table on first need).
 public final class CharacterClassTable: @unchecked Sendable {
     public static let shared = CharacterClassTable()
@@ -40,7 +40,7 @@ public final class CharacterClassTable: @unchecked Sendable {
 
     @inlinable public func lookup(_ scalar: UInt32) -> CharacterClass {
         if scalar < Self.limit { return CharacterClass(rawValue: table[Int(scalar)]) }
-        return CharacterClass(rawValue: ct_class_of_slow(scalar))
+        return CharacterClass(rawValue: ct_class_of(scalar))
     }
 
     @inlinable public func lookup(_ scalar: Unicode.Scalar) -> CharacterClass {

@@ -54,7 +54,7 @@ public struct PreTokenizer: @unchecked Sendable {  // `table` is immutable after
         let b = p[i]
         if b < 0x80 { return (table[Int(b)] & 0x0F, 1) }
         let (scalar, length) = UTF8Bytes.decode(p, i)
-        let raw = scalar < CharacterClassTable.limit ? table[Int(scalar)] : ct_class_of_slow(scalar)
+        let raw = scalar < CharacterClassTable.limit ? table[Int(scalar)] : ct_class_of(scalar)
         return (raw & 0x0F, length)
     }
 

@@ -48,6 +48,8 @@ import Testing
             return await group.reduce(into: []) { $0.append($1) }
         }
         for seen in kinds { #expect(seen == expected.map(\.1)) }
+        // Now filled: the same answers from the inline table read (`ct_class_of`).
+        #expect(expected.map { table.lookup($0.0).kind } == expected.map(\.1))
         #expect(table.lookup(0x1D400).mayChangeUnderNFKC)  // mathematical bold A -> "A"
         #expect(!table.lookup(0x20000).mayChangeUnderNFKC)
     }

@@ -41,13 +41,28 @@ enum {
 #define CT_FLAG_NFKC_NO_BOUNDARY 0x80
 
 // Code points below this limit (the Basic Multilingual Plane) are in the table that
-// ct_class_table returns; others go through ct_class_of_slow.
+// ct_class_table returns; others go through ct_class_of.
 #define CT_TABLE_LIMIT 0x10000
+// Planes 0 to CT_PLANES - 1 are tabulated, each filled on first need.
+#define CT_PLANES 4
 
 /// The class table for U+0000..U+FFFF, built once (thread-safe) from ICU properties.
 const uint8_t *ct_class_table(void);
-/// Class and flags of any code point (the same value the table holds below the limit).
+/// Class and flags of any code point (the same value the table holds below the limit),
+/// filling its plane of the table first if needed.
 uint8_t ct_class_of_slow(uint32_t cp);
+
+// The tabulated planes and whether each is filled (set with release order once it is).
+extern uint8_t ct_planes_table[CT_PLANES << 16];
+extern uint8_t ct_plane_filled[CT_PLANES];
+
+/// ct_class_of_slow without the call once the code point's plane is filled: an inline table
+/// read for the hot loops that meet emoji or rare Han on every line.
+static inline uint8_t ct_class_of(uint32_t cp) {
+    if (cp < (CT_PLANES << 16) && __atomic_load_n(&ct_plane_filled[cp >> 16], __ATOMIC_ACQUIRE))
+        return ct_planes_table[cp];
+    return ct_class_of_slow(cp);
+}
 
 // ---- Versions ----------------------------------------------------------------------
 /// ICU's version as "72.1" and its Unicode version as "15.0" (buffers of >= 16 bytes).
