@@ -5,7 +5,7 @@
 //              [--tokens D]
 //
 // train: embedding -> L LSTM layers (hidden H) -> optional attention (A heads, 0 = none) ->
-// head, random tokens (fixed seed); W untimed steps, then S timed steps, each the full step
+// head, a fresh batch of random tokens every step (fixed seed); W untimed steps, then S timed steps, each the full step
 // (forward, zero gradients, backward, AdamW update). decode: batch 1, `step` over D tokens
 // from a reset state, W untimed runs then S timed runs.
 // Prints one JSON object: tokens/s best, median and mean (all timed tokens over all timed
@@ -59,13 +59,14 @@ do {
     if mode == "train" {
         let (b, t) = (o("batch"), o("seq"))
         tokensPerRun = b * t
-        let tokens = randomTokens(b * t)
-        let targets = randomTokens(b * t)
         let params = model.parameters
         // Matrices take weight decay, biases and norms do not (the usual AdamW convention).
         let decay = params.tensors.filter { $0.shape.count > 1 }.map { $0.offset..<($0.offset + $0.count) }
         let optimizer = AdamW(count: params.count, decay: decay)
         for i in 0..<(o("warmup") + o("steps")) {
+            // A fresh batch every step: repeating one, the model learns it and its gradients
+            // shrink towards denormal numbers, which a real run does not see.
+            let tokens = randomTokens(b * t), targets = randomTokens(b * t)
             let t0 = seconds()
             let loss = try model.forward(tokens: tokens, targets: targets, batch: b, steps: t)
             params.zeroGradients()
