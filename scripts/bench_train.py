@@ -2,7 +2,7 @@
 ours).
 
     bench_train.py [--budget S] [--only DATASET] [--systems LIST] [--threads N] [--skip-ours]
-                   [--allow-contended] [--scale-to-gflops G --kernelbench PATH]
+                   [--repeat N] [--allow-contended] [--scale-to-gflops G --kernelbench PATH]
                    [--trainlm PATH --evaluate PATH] [--ours-error TEXT]
                                      train every system on every dataset, print the tables
     bench_train.py torch lstm|gpt|gpt-budget TRAIN VALID BUDGET THREADS
@@ -24,6 +24,11 @@ G GFLOP/s: the ceiling here is measured first (`kernelbench peak THREADS`, best 
 each system trains for BUDGET x G / ceiling seconds, about the work that machine does in BUDGET
 seconds (a model of a slower machine that scales only the arithmetic, for both sides alike).
 
+With --repeat N, the systems train in N rounds, each round every system once in turn (PyTorch
+first), so that a slow spell of a shared machine falls on both sides of a round rather than on
+one system; the table has a row per run, and each comparison with PyTorch's LSTM is made
+within a round and reported as the median of the N rounds with their range.
+
 The other processes' load is measured before (a few seconds' sample of /proc/stat), during
 (around PyTorch's training loop inside its process; bench_kernels.measure around `trainlm`)
 and after each training. Without
@@ -36,6 +41,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -390,7 +396,7 @@ class Run:
     def __init__(self, args):
         self.args = args
         self.results = dict(cpu=cpu_name(), logical_cpus=os.cpu_count(), budget=args.budget,
-                            threads=args.threads, seed=SEED, contended_threshold=CONTENDED,
+                            threads=args.threads, repeat=args.repeat, seed=SEED, contended_threshold=CONTENDED,
                             allow_contended=args.allow_contended, ours_args=OURS_ARGS, ours_adaptive_args=OURS_ADAPTIVE_ARGS,
                             ours_bpe_args=OURS_BPE_ARGS, lstm=LSTM, gpt=GPT, datasets={})
         self.contended = False
@@ -489,21 +495,26 @@ class Run:
         torch_cmd = [sys.executable, __file__, "torch"]
         rest = [d["train"], d["valid"], f"{self.args.budget:g}", self.args.threads]
         wanted = self.args.systems
-        if "lstm" in wanted:
-            self.train(d, "lstm", "PyTorch LSTM", torch_cmd + ["lstm"] + rest)
-        if "gpt" in wanted:
-            self.train(d, "gpt", "nanoGPT (PyTorch)", torch_cmd + ["gpt"] + rest)
-        if "gpt-budget" in wanted:
-            self.train(d, "gpt-budget", "nanoGPT, whole budget", torch_cmd + ["gpt-budget"] + rest)
-        if not self.args.skip_ours:
-            if "ours" in wanted:
-                self.ours(d, "ours", "ours (char)", True, OURS_ARGS)
-            if "ours-same" in wanted:
-                self.ours(d, "ours-same", "ours, PyTorch's LSTM size and recipe (char)", True, OURS_SAME_ARGS)
-            if name == "zh-news" and "ours-adaptive" in wanted:
-                self.ours(d, "ours-adaptive", "ours, adaptive softmax (char)", True, OURS_ADAPTIVE_ARGS)
-            if name == "zh-news" and "ours-bpe" in wanted:
-                self.ours(d, "ours-bpe", "ours (BPE, default)", False, OURS_BPE_ARGS)
+        for round_ in range(1, self.args.repeat + 1):
+            # Keys and labels name the round when there are several (see round_of).
+            k = (lambda key: key) if self.args.repeat == 1 else (lambda key: f"{key}@{round_}")
+            n = (lambda label: label) if self.args.repeat == 1 else (lambda label: f"{label}, round {round_}")
+            if "lstm" in wanted:
+                self.train(d, k("lstm"), n("PyTorch LSTM"), torch_cmd + ["lstm"] + rest)
+            if "gpt" in wanted:
+                self.train(d, k("gpt"), n("nanoGPT (PyTorch)"), torch_cmd + ["gpt"] + rest)
+            if "gpt-budget" in wanted:
+                self.train(d, k("gpt-budget"), n("nanoGPT, whole budget"), torch_cmd + ["gpt-budget"] + rest)
+            if not self.args.skip_ours:
+                if "ours" in wanted:
+                    self.ours(d, k("ours"), n("ours (char)"), True, OURS_ARGS)
+                if "ours-same" in wanted:
+                    self.ours(d, k("ours-same"), n("ours, PyTorch's LSTM size and recipe (char)"), True,
+                              OURS_SAME_ARGS)
+                if name == "zh-news" and "ours-adaptive" in wanted:
+                    self.ours(d, k("ours-adaptive"), n("ours, adaptive softmax (char)"), True, OURS_ADAPTIVE_ARGS)
+                if name == "zh-news" and "ours-bpe" in wanted:
+                    self.ours(d, k("ours-bpe"), n("ours (BPE, default)"), False, OURS_BPE_ARGS)
 
     def report(self):
         r = self.results
@@ -511,6 +522,8 @@ class Run:
               f"{open('/proc/loadavg').read().split()[:3]}")
         print(f"budget {r['budget']:g} s of training per system (evaluation not counted), "
               f"{r['threads']} threads, seed {SEED}; PyTorch {torch_version()}")
+        if r.get("repeat", 1) > 1:
+            print(f"{r['repeat']} rounds: each round trains every system once, in the order of the table")
         if scaling := r.get("budget_scaling"):
             print(f"budget scaled: {scaling['stated_budget']:g} s on a machine of {scaling['target_gflops']:g} "
                   f"GFLOP/s FMA ceiling ({r['threads']} threads) is {r['budget']:.1f} s on this one's "
@@ -563,6 +576,21 @@ def cell(result, protocol):
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def round_of(key):
+    """("ours-same", "2") for the key "ours-same@2" of a run with --repeat; (key, "") without."""
+    base, _, round_ = key.partition("@")
+    return base, round_
+
+
+def in_rounds(values, fmt):
+    """The median of per-round values, and every value when there are several."""
+    middle = fmt(statistics.median(values))
+    if len(values) == 1:
+        return middle
+    return (f"{middle} (median of {len(values)} rounds; range {fmt(min(values))} to {fmt(max(values))}: "
+            f"{', '.join(fmt(v) for v in values)})")
+
+
 def report_dataset(name, d):
     systems = d["systems"]
     print(f"\n### {name}: train {d['train_chars']:,} characters, validation {d['valid_chars']:,} "
@@ -572,8 +600,9 @@ def report_dataset(name, d):
     print("| system | stream nats/char | window-64 nats/char | train chars/s | steps | train s "
           "| other load before/during/after | ours − LSTM (stream / window) | ours/LSTM chars/s | notes |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    lstm = systems.get("lstm", {})
     for key, s in systems.items():
+        base, round_ = round_of(key)
+        lstm = systems.get("lstm" + (f"@{round_}" if round_ else ""), {})  # the same round's
         flag = "*" if s.get("contended") else ""
         if "error" in s:
             error = " ".join(s["error"].split())[:200].replace("|", "/")
@@ -582,11 +611,11 @@ def report_dataset(name, d):
         stream, window = per_char(s, "stream"), per_char(s, "window")
         notes = [f"{p} evaluation failed: {' '.join(s[p]['error'].split())[:200].replace('|', '/')}"
                  for p in ("stream", "window") if "error" in (s.get(p) or {})]
-        if key in ("gpt", "gpt-budget"):
+        if base in ("gpt", "gpt-budget"):
             notes.append(f"the budget ran out at step {s['steps']:,}" if s["stop"] == "budget"
                          else f"its {GPT['max_iters']:,}-step recipe done in {s['train_seconds']:.0f} s")
-        if key.startswith("ours"):
-            if key in ("ours", "ours-same"):
+        if base.startswith("ours"):
+            if base in ("ours", "ours-same"):
                 for protocol, want in (("stream", d["stream_chars"]), ("window", d["window_chars"])):
                     got = (s.get(protocol) or {}).get("characters")
                     if got != want:
@@ -596,7 +625,7 @@ def report_dataset(name, d):
         if s.get("parameters"):
             notes.append(f"{s['parameters'] / 1e6:.2f}M parameters")
         diff = ratio = "-"
-        if key.startswith("ours") and "error" not in lstm and lstm:
+        if base.startswith("ours") and "error" not in lstm and lstm:
             ds, dw = (None if a is None or b is None else a - b
                       for a, b in ((stream, per_char(lstm, "stream")), (window, per_char(lstm, "window"))))
             diff = " / ".join("-" if x is None else f"{x:+.3f}" for x in (ds, dw))
@@ -608,34 +637,52 @@ def report_dataset(name, d):
         print(f"| {s['label']}{flag} | {' | '.join(cells)} | {fmt_load(s)} | {diff} | {ratio} | "
               f"{'; '.join(notes)} |")
     target = TARGETS[name]
-    for key in ("ours", "ours-same", "ours-bpe"):
-        s = systems.get(key)
-        if not s or "error" in s or "error" in lstm or not lstm:
+    rounds = sorted({round_of(k)[1] for k in systems}, key=lambda r: int(r or 0))
+    suffixes = [f"@{r}" if r else "" for r in rounds]
+
+    def ran(key):
+        return key in systems and "error" not in systems[key]
+
+    for base in ("ours", "ours-same", "ours-bpe"):
+        # Each comparison within a round: ours against the PyTorch LSTM trained next to it.
+        pairs = [(systems[base + x], systems["lstm" + x]) for x in suffixes if ran(base + x) and ran("lstm" + x)]
+        if not pairs:
             continue
-        if per_char(s, "stream") is None:
+        label = pairs[0][0]["label"].split(", round ")[0]
+        diffs = [per_char(s, "stream") - per_char(l, "stream") for s, l in pairs
+                 if per_char(s, "stream") is not None and per_char(l, "stream") is not None]
+        if not diffs:
             continue
-        diff = per_char(s, "stream") - per_char(lstm, "stream")
-        print(f"\n{s['label']} − PyTorch LSTM on stream: {diff:+.3f} nats/char, target ≤ {target:+.2f}: "
-              f"{'met' if diff <= target else 'missed'}")
-        if key == "ours-same":
-            speed, lstm_speed = s.get("train_chars_per_second"), lstm.get("train_chars_per_second")
-            if speed and lstm_speed:
-                print(f"{s['label']}: training chars/s / PyTorch LSTM's (same model, same batch): "
-                      f"{speed / lstm_speed:.2f}, target ≥ {SPEED_TARGET:g}: "
-                      f"{'met' if speed / lstm_speed >= SPEED_TARGET else 'missed'}")
-        if key != "ours":
+        diff = statistics.median(diffs)
+        print(f"\n{label} − PyTorch LSTM on stream: {in_rounds(diffs, lambda v: f'{v:+.3f}')} nats/char, "
+              f"target ≤ {target:+.2f}: {'met' if diff <= target else 'missed'}")
+        ratios = [s["train_chars_per_second"] / l["train_chars_per_second"] for s, l in pairs
+                  if s.get("train_chars_per_second") and l.get("train_chars_per_second")]
+        if ratios and base in ("ours", "ours-same"):
+            what = ("training chars/s / PyTorch LSTM's (same model, same batch)" if base == "ours-same"
+                    else "training chars/s / PyTorch LSTM's")
+            ratio = statistics.median(ratios)
+            print(f"{label}: {what}: {in_rounds(ratios, lambda v: f'{v:.3f}')}, target ≥ {SPEED_TARGET:g}: "
+                  f"{'met' if ratio >= SPEED_TARGET else 'missed'}")
+        if base != "ours":
             continue
-        peers = [(p, protocol, per_char(systems[p], protocol)) for p in ("lstm", "gpt", "gpt-budget")
-                 if p in systems and "error" not in systems[p] for protocol in ("stream", "window")]
-        beaten = [(p, protocol) for p, protocol, v in peers
-                  if v is not None and per_char(s, protocol) is not None and per_char(s, protocol) < v]
-        scored = [(p, protocol) for p, protocol, v in peers if v is not None]
-        print(f"{s['label']} below the PyTorch models on {len(beaten)} of their {len(scored)} "
-              f"scored protocol rows: {'met' if beaten == scored else 'missed'}")
-        speed, lstm_speed = s.get("train_chars_per_second"), lstm.get("train_chars_per_second")
-        if speed and lstm_speed:
-            print(f"{s['label']} training chars/s / PyTorch LSTM's: {speed / lstm_speed:.2f}, "
-                  f"target ≥ {SPEED_TARGET:g}: {'met' if speed / lstm_speed >= SPEED_TARGET else 'missed'}")
+        beaten = scored = 0
+        for x in suffixes:
+            if not ran(base + x):
+                continue
+            ours = systems[base + x]
+            for p in ("lstm", "gpt", "gpt-budget"):
+                if not ran(p + x):
+                    continue
+                for protocol in ("stream", "window"):
+                    v = per_char(systems[p + x], protocol)
+                    if v is None:
+                        continue
+                    scored += 1
+                    beaten += per_char(ours, protocol) is not None and per_char(ours, protocol) < v
+        rounds_text = f" (in {len(suffixes)} rounds)" if len(suffixes) > 1 else ""
+        print(f"{label} below the PyTorch models on {beaten} of their {scored} scored protocol "
+              f"rows{rounds_text}: {'met' if beaten == scored else 'missed'}")
 
 
 def log(message):
@@ -651,6 +698,9 @@ def main():
     parser.add_argument("--systems", default=",".join(SYSTEMS),
                         help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="train the systems in N interleaved rounds; comparisons are per round, "
+                             "reported as medians (default 1)")
     parser.add_argument("--allow-contended", action="store_true",
                         help="continue when other processes load the machine (rows flagged)")
     parser.add_argument("--trainlm", help="our trainlm executable")
@@ -660,8 +710,8 @@ def main():
                         help="train for BUDGET x this / the FMA ceiling measured here (GFLOP/s on THREADS threads)")
     parser.add_argument("--kernelbench", help="our kernelbench executable (for --scale-to-gflops)")
     args = parser.parse_args()
-    if args.budget <= 0 or args.threads < 1:
-        parser.error("--budget and --threads must be positive")
+    if args.budget <= 0 or args.threads < 1 or args.repeat < 1:
+        parser.error("--budget, --threads and --repeat must be positive")
     if args.scale_to_gflops is not None:
         if args.scale_to_gflops <= 0 or not args.kernelbench:
             parser.error("--scale-to-gflops needs a positive value and --kernelbench")
