@@ -80,7 +80,11 @@ OURS_ADAPTIVE_ARGS = ["--adaptive-softmax", "500,2000"]
 # ours - PyTorch LSTM on the stream protocol, nats per character, for ours to meet.
 TARGETS = {"shakespeare": -0.06, "zh-news": -1.0}
 SPEED_TARGET = 1.5  # ours / PyTorch LSTM, training characters per second
-SYSTEMS = ["lstm", "gpt", "gpt-budget", "ours", "ours-same", "ours-adaptive", "ours-bpe"]
+# Every system's label in the tables, in the order they train.
+LABELS = {"lstm": "PyTorch LSTM", "gpt": "nanoGPT (PyTorch)", "gpt-budget": "nanoGPT, whole budget",
+          "ours": "ours (char)", "ours-same": "ours, PyTorch's LSTM size and recipe (char)",
+          "ours-adaptive": "ours, adaptive softmax (char)", "ours-bpe": "ours (BPE, default)"}
+SYSTEMS = list(LABELS)
 
 LSTM = dict(embedding=128, hidden=256, layers=2, batch=32, seq=64, lr=2e-3, min_lr=2e-4, clip=1.0)
 # nanoGPT's config/train_shakespeare_char.py with its own CPU overrides (block 64, batch 12,
@@ -494,27 +498,20 @@ class Run:
             f"alphabet {d['alphabet']:,}")
         torch_cmd = [sys.executable, __file__, "torch"]
         rest = [d["train"], d["valid"], f"{self.args.budget:g}", self.args.threads]
-        wanted = self.args.systems
+        wanted = [k for k in SYSTEMS if k in self.args.systems and
+                  (k in ("lstm", "gpt", "gpt-budget") or not self.args.skip_ours) and
+                  (k not in ("ours-adaptive", "ours-bpe") or name == "zh-news")]
         for round_ in range(1, self.args.repeat + 1):
-            # Keys and labels name the round when there are several (see round_of).
-            k = (lambda key: key) if self.args.repeat == 1 else (lambda key: f"{key}@{round_}")
-            n = (lambda label: label) if self.args.repeat == 1 else (lambda label: f"{label}, round {round_}")
-            if "lstm" in wanted:
-                self.train(d, k("lstm"), n("PyTorch LSTM"), torch_cmd + ["lstm"] + rest)
-            if "gpt" in wanted:
-                self.train(d, k("gpt"), n("nanoGPT (PyTorch)"), torch_cmd + ["gpt"] + rest)
-            if "gpt-budget" in wanted:
-                self.train(d, k("gpt-budget"), n("nanoGPT, whole budget"), torch_cmd + ["gpt-budget"] + rest)
-            if not self.args.skip_ours:
-                if "ours" in wanted:
-                    self.ours(d, k("ours"), n("ours (char)"), True, OURS_ARGS)
-                if "ours-same" in wanted:
-                    self.ours(d, k("ours-same"), n("ours, PyTorch's LSTM size and recipe (char)"), True,
-                              OURS_SAME_ARGS)
-                if name == "zh-news" and "ours-adaptive" in wanted:
-                    self.ours(d, k("ours-adaptive"), n("ours, adaptive softmax (char)"), True, OURS_ADAPTIVE_ARGS)
-                if name == "zh-news" and "ours-bpe" in wanted:
-                    self.ours(d, k("ours-bpe"), n("ours (BPE, default)"), False, OURS_BPE_ARGS)
+            number = round_ if self.args.repeat > 1 else None
+            for system in wanted:
+                key, label = round_key(system, number), round_label(system, number)
+                if system.startswith("ours"):
+                    char = system != "ours-bpe"
+                    extra = {"ours": OURS_ARGS, "ours-same": OURS_SAME_ARGS, "ours-adaptive": OURS_ADAPTIVE_ARGS,
+                             "ours-bpe": OURS_BPE_ARGS}[system]
+                    self.ours(d, key, label, char, extra)
+                else:
+                    self.train(d, key, label, torch_cmd + [system] + rest)
 
     def report(self):
         r = self.results
@@ -576,10 +573,19 @@ def cell(result, protocol):
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def round_key(system, number):
+    """A run's key in the results: the system, with "@N" for round N of a run with --repeat."""
+    return system if number is None else f"{system}@{number}"
+
+
+def round_label(system, number):
+    return LABELS[system] if number is None else f"{LABELS[system]}, round {number}"
+
+
 def round_of(key):
-    """("ours-same", "2") for the key "ours-same@2" of a run with --repeat; (key, "") without."""
-    base, _, round_ = key.partition("@")
-    return base, round_
+    """(system, round number or None) of a key from round_key."""
+    system, _, number = key.partition("@")
+    return system, int(number) if number else None
 
 
 def in_rounds(values, fmt):
@@ -601,8 +607,8 @@ def report_dataset(name, d):
           "| other load before/during/after | ours − LSTM (stream / window) | ours/LSTM chars/s | notes |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for key, s in systems.items():
-        base, round_ = round_of(key)
-        lstm = systems.get("lstm" + (f"@{round_}" if round_ else ""), {})  # the same round's
+        base, number = round_of(key)
+        lstm = systems.get(round_key("lstm", number), {})  # the same round's
         flag = "*" if s.get("contended") else ""
         if "error" in s:
             error = " ".join(s["error"].split())[:200].replace("|", "/")
@@ -637,18 +643,18 @@ def report_dataset(name, d):
         print(f"| {s['label']}{flag} | {' | '.join(cells)} | {fmt_load(s)} | {diff} | {ratio} | "
               f"{'; '.join(notes)} |")
     target = TARGETS[name]
-    rounds = sorted({round_of(k)[1] for k in systems}, key=lambda r: int(r or 0))
-    suffixes = [f"@{r}" if r else "" for r in rounds]
+    rounds = sorted({round_of(k)[1] for k in systems}, key=lambda n: n or 0)
 
     def ran(key):
         return key in systems and "error" not in systems[key]
 
     for base in ("ours", "ours-same", "ours-bpe"):
         # Each comparison within a round: ours against the PyTorch LSTM trained next to it.
-        pairs = [(systems[base + x], systems["lstm" + x]) for x in suffixes if ran(base + x) and ran("lstm" + x)]
+        pairs = [(systems[round_key(base, n)], systems[round_key("lstm", n)]) for n in rounds
+                 if ran(round_key(base, n)) and ran(round_key("lstm", n))]
         if not pairs:
             continue
-        label = pairs[0][0]["label"].split(", round ")[0]
+        label = LABELS[base]
         diffs = [per_char(s, "stream") - per_char(l, "stream") for s, l in pairs
                  if per_char(s, "stream") is not None and per_char(l, "stream") is not None]
         if not diffs:
@@ -667,20 +673,20 @@ def report_dataset(name, d):
         if base != "ours":
             continue
         beaten = scored = 0
-        for x in suffixes:
-            if not ran(base + x):
+        for n in rounds:
+            if not ran(round_key(base, n)):
                 continue
-            ours = systems[base + x]
+            ours = systems[round_key(base, n)]
             for p in ("lstm", "gpt", "gpt-budget"):
-                if not ran(p + x):
+                if not ran(round_key(p, n)):
                     continue
                 for protocol in ("stream", "window"):
-                    v = per_char(systems[p + x], protocol)
+                    v = per_char(systems[round_key(p, n)], protocol)
                     if v is None:
                         continue
                     scored += 1
                     beaten += per_char(ours, protocol) is not None and per_char(ours, protocol) < v
-        rounds_text = f" (in {len(suffixes)} rounds)" if len(suffixes) > 1 else ""
+        rounds_text = f" (in {len(rounds)} rounds)" if len(rounds) > 1 else ""
         print(f"{label} below the PyTorch models on {beaten} of their {scored} scored protocol "
               f"rows{rounds_text}: {'met' if beaten == scored else 'missed'}")
 

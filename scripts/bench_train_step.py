@@ -55,8 +55,7 @@ def torch_measure(mode, o):
         def __init__(self):
             super().__init__()
             self.embedding = nn.Embedding(o["vocab"], o["embedding"])
-            # One multi-layer nn.LSTM, as bench-train's peer: PyTorch runs its layers in one
-            # call (a ModuleList of one-layer LSTMs measured 5-10% slower per step).
+            # One multi-layer nn.LSTM: bench-train's peer, the one the speed target names.
             self.lstm = nn.LSTM(o["embedding"], o["hidden"], num_layers=o["lstm-layers"])
             self.attn = Attention(o["hidden"], o["heads"]) if o["heads"] else None
             self.head = nn.Linear(o["hidden"], o["vocab"])

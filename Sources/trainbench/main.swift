@@ -5,8 +5,8 @@
 //              [--tokens D]
 //
 // train: embedding -> L LSTM layers (hidden H) -> optional attention (A heads, 0 = none) ->
-// head, a fresh batch of random tokens every step (fixed seed); W untimed steps, then S timed steps, each the full step
-// (forward, zero gradients, backward, AdamW update). decode: batch 1, `step` over D tokens
+// head, a fresh batch of random tokens every step (fixed seed); W untimed steps, then S timed
+// steps, each the full step (forward, zero gradients, backward, AdamW update). decode: batch 1, `step` over D tokens
 // from a reset state, W untimed runs then S timed runs.
 // Prints one JSON object: tokens/s best, median and mean (all timed tokens over all timed
 // seconds, what a training run's figure is), the repetitions, the parameter count.
@@ -64,8 +64,8 @@ do {
         let decay = params.tensors.filter { $0.shape.count > 1 }.map { $0.offset..<($0.offset + $0.count) }
         let optimizer = AdamW(count: params.count, decay: decay)
         for i in 0..<(o("warmup") + o("steps")) {
-            // A fresh batch every step: repeating one, the model learns it and its gradients
-            // shrink towards denormal numbers, which a real run does not see.
+            // A fresh batch every step: a repeated one is learnt within a hundred steps, and
+            // the steps then ran slower and more unevenly than on text the model has not seen.
             let tokens = randomTokens(b * t), targets = randomTokens(b * t)
             let t0 = seconds()
             let loss = try model.forward(tokens: tokens, targets: targets, batch: b, steps: t)
