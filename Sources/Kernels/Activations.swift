@@ -1,5 +1,5 @@
-// exp, tanh and sigmoid on 8 lanes at a time: range reduction plus a polynomial, no libm call
-// per lane. Maximum errors against a Float64 reference (measured by ActivationTests on a dense
+// exp, tanh and sigmoid on a vector of `Lanes` at a time (16 lanes, one zmm register, in
+// AVX-512 builds; 8 otherwise): range reduction plus a polynomial, no libm call per lane. Maximum errors against a Float64 reference (measured by ActivationTests on a dense
 // sweep, every 1021st Float bit pattern and the special values; see README.md):
 //   exp8      <= 1 ulp      (including denormal results; exactly 0 below -103.97, inf above 88.72)
 //   tanh8     <= 2.5 ulp    (tanh(x) = x for tiny x, exactly +-1 beyond |x| = 9.1)
@@ -14,15 +14,27 @@ private let log2e: Float = 1.442_695_040_888_963_4
 private let ln2Hi: Float = 0.693_359_375
 private let ln2Lo: Float = -2.121_944_4e-4
 
+/// The vector the activations, the LSTM cell and the softmax loops work on: the widest the
+/// build's registers hold. Concrete types, not a generic over `SIMD`: generic code reaches the
+/// protocol's lane-by-lane operators, and an LSTM cell written that way ran at half speed.
+/// Every lane gets the same sequence of operations at either width, so both give the same bits.
+#if AVX512_BUILD
+typealias Lanes = SIMD16<Float>
+typealias LaneBits = SIMD16<Int32>
+#else
+typealias Lanes = SIMD8<Float>
+typealias LaneBits = SIMD8<Int32>
+#endif
+
 @inline(__always)
-private func bits(_ x: SIMD8<Float>) -> SIMD8<Int32> { unsafeBitCast(x, to: SIMD8<Int32>.self) }
+private func bits(_ x: Lanes) -> LaneBits { unsafeBitCast(x, to: LaneBits.self) }
 @inline(__always)
-private func float(_ b: SIMD8<Int32>) -> SIMD8<Float> { unsafeBitCast(b, to: SIMD8<Float>.self) }
+private func float(_ b: LaneBits) -> Lanes { unsafeBitCast(b, to: Lanes.self) }
 
 /// Splits x = n ln 2 + r with integer n and |r| <= ln2/2 (plus rounding). n is returned as
 /// Int32 lanes; requires |x| < 2^22 * ln 2 (callers clamp first).
 @inline(__always)
-private func reduce(_ x: SIMD8<Float>) -> (n: SIMD8<Int32>, r: SIMD8<Float>) {
+private func reduce(_ x: Lanes) -> (n: LaneBits, r: Lanes) {
     let shifted = x * log2e + magicRound
     let nf = shifted - magicRound
     let r = (x - nf * ln2Hi) - nf * ln2Lo
@@ -31,30 +43,39 @@ private func reduce(_ x: SIMD8<Float>) -> (n: SIMD8<Int32>, r: SIMD8<Float>) {
 
 /// 2^n for n in [-126, 127], built from the exponent bits.
 @inline(__always)
-private func pow2(_ n: SIMD8<Int32>) -> SIMD8<Float> { float((n &+ 127) &<< 23) }
+private func pow2(_ n: LaneBits) -> Lanes { float((n &+ 127) &<< 23) }
 
 /// e^r - 1 for |r| <= 0.35: the Taylor series to r^8 (the first omitted term, r^9/9!, is
 /// below 2.1e-10, i.e. 1/500 ulp of the result), evaluated by Horner's rule with FMAs.
 @inline(__always)
-private func expm1Poly(_ r: SIMD8<Float>) -> SIMD8<Float> {
-    var p = SIMD8<Float>(repeating: 1.0 / 40320)
-    p = SIMD8(repeating: 1.0 / 5040).addingProduct(p, r)
-    p = SIMD8(repeating: 1.0 / 720).addingProduct(p, r)
-    p = SIMD8(repeating: 1.0 / 120).addingProduct(p, r)
-    p = SIMD8(repeating: 1.0 / 24).addingProduct(p, r)
-    p = SIMD8(repeating: 1.0 / 6).addingProduct(p, r)
-    p = SIMD8(repeating: 0.5).addingProduct(p, r)
+private func expm1Poly(_ r: Lanes) -> Lanes {
+    var p = Lanes(repeating: 1.0 / 40320)
+    p = Lanes(repeating: 1.0 / 5040).addingProduct(p, r)
+    p = Lanes(repeating: 1.0 / 720).addingProduct(p, r)
+    p = Lanes(repeating: 1.0 / 120).addingProduct(p, r)
+    p = Lanes(repeating: 1.0 / 24).addingProduct(p, r)
+    p = Lanes(repeating: 1.0 / 6).addingProduct(p, r)
+    p = Lanes(repeating: 0.5).addingProduct(p, r)
     return r.addingProduct(p, r * r)
 }
 
 /// e^x on 8 lanes, <= 1 ulp.
-public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> { expLanes(x) }
+public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> { eightLanes(x) { expLanes($0) } }
 
 /// tanh(x) on 8 lanes, <= 2.5 ulp.
-public func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> { tanhLanes(x) }
+public func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> { eightLanes(x) { tanhLanes($0) } }
 
 /// 1 / (1 + e^-x) on 8 lanes, <= 2.5 ulp.
-public func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> { sigmoidLanes(x) }
+public func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> { eightLanes(x) { sigmoidLanes($0) } }
+
+@inline(__always)
+private func eightLanes(_ x: SIMD8<Float>, _ f: (Lanes) -> Lanes) -> SIMD8<Float> {
+    #if AVX512_BUILD
+    f(Lanes(lowHalf: x, highHalf: x)).lowHalf
+    #else
+    f(x)
+    #endif
+}
 
 // The bodies are always inlined inside this module (the array loops, softmax, the LSTM cell):
 // as calls, each vector would cross the function boundary split into two xmm halves.
@@ -65,10 +86,10 @@ public func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> { sigmoidLanes(x) }
 // sigmoid took 20% of the time, the inlined cell 16%, and the run 8% less (1.05 -> 0.97 s).
 
 @_transparent
-func expLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
+func expLanes(_ x: Lanes) -> Lanes {
     // Below -103.98 the result rounds to 0, above 88.73 it overflows: clamping just outside
     // those bounds keeps n within [-151, 129] and lets the final products produce 0 and inf.
-    let high = SIMD8<Float>(repeating: 89), low = SIMD8<Float>(repeating: -104)
+    let high = Lanes(repeating: 89), low = Lanes(repeating: -104)
     let xc = x.replacing(with: high, where: x .> high).replacing(with: low, where: x .< low)
     let (n, r) = reduce(xc)
     let p = expm1Poly(r) + 1
@@ -80,12 +101,12 @@ func expLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
 }
 
 @_transparent
-func tanhLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let signMask = SIMD8<Int32>(repeating: Int32(bitPattern: 0x8000_0000))
+func tanhLanes(_ x: Lanes) -> Lanes {
+    let signMask = LaneBits(repeating: Int32(bitPattern: 0x8000_0000))
     let sign = bits(x) & signMask
     // tanh|x| = e / (e + 2) with e = expm1(2|x|): no cancellation for small |x| (where it
     // gives x exactly, denormals included). Beyond 2|x| = 20 the result is 1 in Float.
-    let limit = SIMD8<Float>(repeating: 20)
+    let limit = Lanes(repeating: 20)
     let y2 = float(bits(x) & ~signMask) * 2
     let y = y2.replacing(with: limit, where: y2 .> limit)
     let (n, r) = reduce(y)
@@ -98,34 +119,56 @@ func tanhLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
 }
 
 @_transparent
-func sigmoidLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
+func sigmoidLanes(_ x: Lanes) -> Lanes {
     // With e = e^-|x| in (0, 1]: 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, so nothing
     // overflows and small results keep full relative precision down to the denormals.
-    let absX = float(bits(x) & SIMD8(repeating: 0x7FFF_FFFF))
+    let absX = float(bits(x) & LaneBits(repeating: 0x7FFF_FFFF))
     let e = expLanes(-absX)
     let d = 1 + e
-    let numerator = SIMD8<Float>(repeating: 1).replacing(with: e, where: x .< 0)
+    let numerator = Lanes(repeating: 1).replacing(with: e, where: x .< 0)
     let result = numerator / d
     return result.replacing(with: x, where: x .!= x)
+}
+
+/// Adds `e` to an 8-lane running sum as 8-lane vectors would have been added (the low half
+/// first), so sums over `Lanes` vectors come out the same in every build.
+@inline(__always)
+func accumulate(_ acc: inout SIMD8<Float>, _ e: Lanes) {
+    #if AVX512_BUILD
+    acc += e.lowHalf
+    acc += e.highHalf
+    #else
+    acc += e
+    #endif
 }
 
 // Comparisons with `replacing` rather than `pointwiseMin`/`pointwiseMax`: those compile to
 // calls to a per-lane generic loop, these to one compare and one blend.
 
-/// Applies an 8-lane function to `count` floats; the tail is padded into one vector, so every
-/// element gets exactly the value the vector function gives it.
+private enum Activation { case exp, tanh, sigmoid }
+
+/// Applies `function` to `count` floats, a `Lanes` vector at a time; the tail is padded into
+/// one vector, so every element gets exactly the value the vector function gives it. (An enum,
+/// not a closure: a closure over 16-lane vectors was left as an indirect call per vector.)
 @inline(__always)
 private func applyLanes(
-    _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
-    _ f: (SIMD8<Float>) -> SIMD8<Float>
+    _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, _ function: Activation
 ) {
+    @inline(__always) func f(_ v: Lanes) -> Lanes {
+        switch function {
+        case .exp: expLanes(v)
+        case .tanh: tanhLanes(v)
+        case .sigmoid: sigmoidLanes(v)
+        }
+    }
+    let width = Lanes.scalarCount
     var i = 0
-    while i + 8 <= count {
-        store8(f(load8(x + i)), out + i)
-        i += 8
+    while i + width <= count {
+        storeVector(f(loadVector(x + i)), out + i)
+        i += width
     }
     if i < count {
-        var v = SIMD8<Float>()
+        var v = Lanes()
         for j in 0..<(count - i) { v[j] = x[i + j] }
         let y = f(v)
         for j in 0..<(count - i) { out[i + j] = y[j] }
@@ -134,15 +177,15 @@ private func applyLanes(
 
 /// out[i] = e^x[i] for i in 0..<count. `out` (count) may be the same buffer as `x` (count).
 public func applyExp(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-    applyLanes(out, x, count: count) { expLanes($0) }
+    applyLanes(out, x, count: count, .exp)
 }
 
 /// out[i] = tanh(x[i]) for i in 0..<count. `out` (count) may be the same buffer as `x` (count).
 public func applyTanh(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-    applyLanes(out, x, count: count) { tanhLanes($0) }
+    applyLanes(out, x, count: count, .tanh)
 }
 
 /// out[i] = sigmoid(x[i]) for i in 0..<count. `out` (count) may be the same buffer as `x` (count).
 public func applySigmoid(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-    applyLanes(out, x, count: count) { sigmoidLanes($0) }
+    applyLanes(out, x, count: count, .sigmoid)
 }

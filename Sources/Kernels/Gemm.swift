@@ -257,41 +257,72 @@ func multiplyPanels(
 ) {
     for tile in tiles {
         let jr = tile * microCols
-        let cols = min(microCols, nb - jr)
-        let bPanel = packB + jr * kb
-        var panel = 0
-        while panel < panels.count {
-            defer { panel += 1 }
-            let ir = panels.start(panel)
-            let out = c + ir * ldc + jr
-            #if AVX512_BUILD
-            if panel + 1 < panels.sixes {
-                // Two 6-row panels in one call: 12 zmm accumulators cover the FMA latency.
-                microKernel12x16(out, ldc: ldc, packA + ir * kb, packA + (ir + microRows) * kb, bPanel,
-                                 bStride: microCols, kc: kb, alpha: alpha, beta: beta,
-                                 rows: min(2 * microRows, mb - ir), cols: cols)
-                panel += 1
-                continue
-            }
-            if panel >= panels.sixes && panel + 1 < panels.count {
-                microKernel8x16(out, ldc: ldc, packA + ir * kb, packA + (ir + 4) * kb, bPanel,
-                                bStride: microCols, kc: kb, alpha: alpha, beta: beta,
-                                rows: min(8, mb - ir), cols: cols)
-                panel += 1
-                continue
-            }
-            #endif
-            if panel < panels.sixes {
-                microKernel6x16(out, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
-                                kc: kb, alpha: alpha, beta: beta,
-                                rows: min(microRows, mb - ir), cols: cols)
-            } else {
-                microKernel4x16(out, ldc: ldc, packA + ir * kb, bPanel, bStride: microCols,
-                                kc: kb, alpha: alpha, beta: beta,
-                                rows: min(4, mb - ir), cols: cols)
-            }
+        let column = PanelColumn(c: c + jr, ldc: ldc, packA: packA, kb: kb, rows: mb,
+                                 b: packB + jr * kb, cols: min(microCols, nb - jr), alpha: alpha, beta: beta)
+        #if AVX512_BUILD
+        // 32 zmm registers: two 6-row panels and a 4-row one at a time (16 accumulators) while
+        // both kinds last, then pairs of 6-row panels (12) and of 4-row panels (8). A batch of
+        // 32 rows is two 16-row tiles rather than 12 + 12 + 8, whose 8 chains only just cover
+        // the FMA latency (4 cycles, two FMAs per cycle).
+        let triples = min(panels.sixes / 2, panels.fours)
+        for t in 0..<triples { column.rows16(panels.start(2 * t), panels.start(panels.sixes + t)) }
+        var panel = 2 * triples
+        while panel + 1 < panels.sixes {
+            column.rows12(panels.start(panel))
+            panel += 2
         }
+        if panel < panels.sixes { column.rows6(panels.start(panel)) }
+        panel = panels.sixes + triples
+        while panel + 1 < panels.count {
+            column.rows8(panels.start(panel))
+            panel += 2
+        }
+        if panel < panels.count { column.rows4(panels.start(panel)) }
+        #else
+        for panel in 0..<panels.count {
+            if panel < panels.sixes { column.rows6(panels.start(panel)) } else { column.rows4(panels.start(panel)) }
+        }
+        #endif
     }
+}
+
+/// One 16-column panel of B against the row panels of a packed A block: each call runs one
+/// micro-kernel on the panel(s) starting at the given rows of the block.
+private struct PanelColumn {
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+    let packA: UnsafePointer<Float>, kb: Int, rows: Int
+    let b: UnsafePointer<Float>, cols: Int, alpha: Float, beta: Float
+
+    @inline(__always) func rows6(_ ir: Int) {
+        microKernel6x16(c + ir * ldc, ldc: ldc, packA + ir * kb, b, bStride: microCols, kc: kb,
+                        alpha: alpha, beta: beta, rows: min(microRows, rows - ir), cols: cols)
+    }
+
+    @inline(__always) func rows4(_ ir: Int) {
+        microKernel4x16(c + ir * ldc, ldc: ldc, packA + ir * kb, b, bStride: microCols, kc: kb,
+                        alpha: alpha, beta: beta, rows: min(4, rows - ir), cols: cols)
+    }
+
+    #if AVX512_BUILD
+    @inline(__always) func rows12(_ ir: Int) {
+        microKernel12x16(c + ir * ldc, ldc: ldc, packA + ir * kb, packA + (ir + microRows) * kb, b,
+                         bStride: microCols, kc: kb, alpha: alpha, beta: beta,
+                         rows: min(2 * microRows, rows - ir), cols: cols)
+    }
+
+    @inline(__always) func rows8(_ ir: Int) {
+        microKernel8x16(c + ir * ldc, ldc: ldc, packA + ir * kb, packA + (ir + 4) * kb, b,
+                        bStride: microCols, kc: kb, alpha: alpha, beta: beta, rows: min(8, rows - ir), cols: cols)
+    }
+
+    /// Two 6-row panels from row `ir` and the 4-row panel at row `ir4`.
+    @inline(__always) func rows16(_ ir: Int, _ ir4: Int) {
+        microKernel16x16(c + ir * ldc, c + ir4 * ldc, ldc: ldc, packA + ir * kb,
+                         packA + (ir + microRows) * kb, packA + ir4 * kb, b, bStride: microCols, kc: kb,
+                         alpha: alpha, beta: beta, rows: min(2 * microRows, rows - ir),
+                         rows4: min(4, rows - ir4), cols: cols)
+    }
+    #endif
 }
 
 /// Reference for `gemm`: the plain triple loop, accumulating in Double. Same arguments and

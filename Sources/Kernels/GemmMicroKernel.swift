@@ -45,7 +45,8 @@ private func storeRow16(_ row: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>,
 /// ymm registers: 12 accumulators + 2 B vectors + 1 broadcast = 15, and per step of p 2 loads,
 /// 6 broadcasts and 12 FMAs keep both FMA pipes busy. Built for AVX-512 (x86-64-v4, chosen
 /// by Package.swift when the building machine has it) each is one zmm register, and
-/// `multiplyPanels` runs two panels per call instead (`microKernel12x16`). Every element of C
+/// `multiplyPanels` runs two or three panels per call instead (`microKernel16x16`,
+/// `microKernel12x16`, `microKernel8x16`). Every element of C
 /// is the same sequence of fused multiply-adds over p in every kernel and build, so they all
 /// give the same bits.
 func microKernel6x16(
@@ -85,9 +86,37 @@ func microKernel12x16(
               rows: rows, cols: cols)
 }
 
-/// Two consecutive 4-row panels against one B panel (an 8x16 tile, rows <= 8): a block's
-/// remainder rows (a batch of 32 is 12 + 12 + 8) on 8 zmm accumulators instead of twice 4,
-/// which covered half the FMA latency. AVX-512 builds only.
+/// Two consecutive 6-row panels (`a0`, `a1`: up to `rows` rows of C from `c`) and one 4-row
+/// panel (`a2`: `rows4` rows from `c4`, elsewhere in the block) against one B panel: 16 zmm
+/// accumulators. AVX-512 builds only.
+func microKernel16x16(
+    _ c: UnsafeMutablePointer<Float>, _ c4: UnsafeMutablePointer<Float>, ldc: Int,
+    _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
+    _ b: UnsafePointer<Float>, bStride: Int,
+    kc: Int, alpha: Float, beta: Float, rows: Int, rows4: Int, cols: Int
+) {
+    var t = Rows6(), u = Rows6(), v = Rows4()
+    var ap = a0, aq = a1, ar = a2, bp = b
+    for _ in 0..<kc {
+        let bv = load16(bp)
+        t.add(ap, bv)
+        u.add(aq, bv)
+        v.add(ar, bv)
+        ap += 6
+        aq += 6
+        ar += 4
+        bp += bStride
+    }
+    store(t, c, ldc: ldc, alpha: alpha, beta: beta, rows: min(6, rows), cols: cols)
+    if rows > 6 {
+        store(u, c + 6 * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows - 6, cols: cols)
+    }
+    store(v, c4, ldc: ldc, alpha: alpha, beta: beta, rows: rows4, cols: cols)
+}
+
+/// Two consecutive 4-row panels against one B panel (an 8x16 tile, rows <= 8): the 4-row
+/// panels left over once every pair of 6-row panels has one (a block of 8 rows is two) on 8 zmm
+/// accumulators instead of twice 4, which covered half the FMA latency. AVX-512 builds only.
 func microKernel8x16(
     _ c: UnsafeMutablePointer<Float>, ldc: Int,
     _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,

@@ -38,11 +38,11 @@ func lstmCellForward(
         let cpRow = cPrev + b * hh, cRow = c + b * hh, hRow = h + b * hh
         var j = units.lowerBound
         while j < units.upperBound {
-            let lanes = min(8, units.upperBound - j)
-            let i = sigmoidLanes(loadPartial(gRow + j, lanes))
-            let f = sigmoidLanes(loadPartial(gRow + hh + j, lanes))
-            let g = tanhLanes(loadPartial(gRow + 2 * hh + j, lanes))
-            let o = sigmoidLanes(loadPartial(gRow + 3 * hh + j, lanes))
+            let lanes = min(Lanes.scalarCount, units.upperBound - j)
+            let i: Lanes = sigmoidLanes(loadPartial(gRow + j, lanes))
+            let f: Lanes = sigmoidLanes(loadPartial(gRow + hh + j, lanes))
+            let g: Lanes = tanhLanes(loadPartial(gRow + 2 * hh + j, lanes))
+            let o: Lanes = sigmoidLanes(loadPartial(gRow + 3 * hh + j, lanes))
             let cNew = (i * g).addingProduct(f, loadPartial(cpRow + j, lanes))
             let hNew = o * tanhLanes(cNew)
             storePartial(i, aRow + j, lanes)
@@ -51,7 +51,7 @@ func lstmCellForward(
             storePartial(o, aRow + 3 * hh + j, lanes)
             storePartial(cNew, cRow + j, lanes)
             storePartial(hNew, hRow + j, lanes)
-            j += 8
+            j += Lanes.scalarCount
         }
     }
 }
@@ -88,41 +88,43 @@ func lstmCellBackward(
     batch: Int, hidden: Int, units: Range<Int>
 ) {
     let hh = hidden
-    let one = SIMD8<Float>(repeating: 1)
+    let one = Lanes(repeating: 1)
     for b in 0..<batch {
         let aRow = acts + b * 4 * hh, dgRow = dgates + b * 4 * hh
         let row = b * hh
         var j = units.lowerBound
         while j < units.upperBound {
-            let lanes = min(8, units.upperBound - j)
-            let i = loadPartial(aRow + j, lanes), f = loadPartial(aRow + hh + j, lanes)
-            let g = loadPartial(aRow + 2 * hh + j, lanes), o = loadPartial(aRow + 3 * hh + j, lanes)
-            let tc = tanhLanes(loadPartial(c + row + j, lanes))
-            let dhv = loadPartial(dh + row + j, lanes)
-            let dcTotal = loadPartial(dc + row + j, lanes).addingProduct(dhv * o, one - tc * tc)
+            let lanes = min(Lanes.scalarCount, units.upperBound - j)
+            let i: Lanes = loadPartial(aRow + j, lanes), f: Lanes = loadPartial(aRow + hh + j, lanes)
+            let g: Lanes = loadPartial(aRow + 2 * hh + j, lanes)
+            let o: Lanes = loadPartial(aRow + 3 * hh + j, lanes)
+            let tc: Lanes = tanhLanes(loadPartial(c + row + j, lanes))
+            let dhv: Lanes = loadPartial(dh + row + j, lanes)
+            let dcIn: Lanes = loadPartial(dc + row + j, lanes)
+            let dcTotal = dcIn.addingProduct(dhv * o, one - tc * tc)
             storePartial(dcTotal * g * i * (one - i), dgRow + j, lanes)
-            storePartial(dcTotal * loadPartial(cPrev + row + j, lanes) * f * (one - f),
-                         dgRow + hh + j, lanes)
+            let cp: Lanes = loadPartial(cPrev + row + j, lanes)
+            storePartial(dcTotal * cp * f * (one - f), dgRow + hh + j, lanes)
             storePartial(dcTotal * i * (one - g * g), dgRow + 2 * hh + j, lanes)
             storePartial(dhv * tc * o * (one - o), dgRow + 3 * hh + j, lanes)
             storePartial(dcTotal * f, dcPrev + row + j, lanes)
-            j += 8
+            j += Lanes.scalarCount
         }
     }
 }
 
 /// The first `lanes` floats at `p` in a vector, zeros after them.
 @inline(__always)
-private func loadPartial(_ p: UnsafePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
-    if lanes == 8 { return load8(p) }
-    var v = SIMD8<Float>()
+private func loadPartial(_ p: UnsafePointer<Float>, _ lanes: Int) -> Lanes {
+    if lanes == Lanes.scalarCount { return loadVector(p) }
+    var v = Lanes()
     for q in 0..<lanes { v[q] = p[q] }
     return v
 }
 
 @inline(__always)
-private func storePartial(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
-    if lanes == 8 { store8(v, p); return }
+private func storePartial(_ v: Lanes, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+    if lanes == Lanes.scalarCount { storeVector(v, p); return }
     for q in 0..<lanes { p[q] = v[q] }
 }
 

@@ -129,22 +129,22 @@ private func rowMax(_ x: UnsafePointer<Float>, count: Int) -> Float {
 /// out[j] = e^(x[j] - shift), returning the sum of those values.
 private func expShiftedSum(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                            shift: Float, count: Int) -> Float {
-    let s = SIMD8<Float>(repeating: shift)
+    let s = Lanes(repeating: shift)
     var acc = SIMD8<Float>()
     var j = 0
-    while j + 8 <= count {
-        let e = expLanes(load8(x + j) - s)
-        store8(e, out + j)
-        acc += e
-        j += 8
+    while j + Lanes.scalarCount <= count {
+        let e = expLanes(loadVector(x + j) - s)
+        storeVector(e, out + j)
+        accumulate(&acc, e)
+        j += Lanes.scalarCount
     }
     if j < count {
         // Padding lanes are -inf, whose exponential is exactly 0.
-        var tail = SIMD8<Float>(repeating: -.infinity)
+        var tail = Lanes(repeating: -.infinity)
         for q in 0..<(count - j) { tail[q] = x[j + q] }
         let e = expLanes(tail - s)
         for q in 0..<(count - j) { out[j + q] = e[q] }
-        acc += e
+        accumulate(&acc, e)
     }
     return acc.sum()
 }

@@ -82,6 +82,36 @@ private func worstError(_ xs: [Float], _ applyF: (UnsafeMutablePointer<Float>, U
     #expect(Array(s[1...]) == [1, 0, 1, 0, 0.5, 0.5, 0.5])
 }
 
+@Test func arrayFunctionsGiveTheEightLaneFunctionsBits() {
+    // The array functions run whole vectors (16 lanes in AVX-512 builds) of different inputs,
+    // the 8-lane functions 8 at a time: every element must come out exactly as the 8-lane
+    // function computes it, NaN for NaN, so that a lane's value depends on its input alone.
+    let xs = inputs(dense: -110...90, step: 1e-2)
+    let functions: [(String, (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void,
+                     (SIMD8<Float>) -> SIMD8<Float>)] = [
+        ("exp", { applyExp($0, $1, count: $2) }, exp8),
+        ("tanh", { applyTanh($0, $1, count: $2) }, tanh8),
+        ("sigmoid", { applySigmoid($0, $1, count: $2) }, sigmoid8),
+    ]
+    for (name, apply, lanes8) in functions {
+        var out = [Float](repeating: 0, count: xs.count)
+        out.withUnsafeMutableBufferPointer { o in
+            xs.withUnsafeBufferPointer { x in apply(o.baseAddress!, x.baseAddress!, xs.count) }
+        }
+        var mismatches = 0
+        for start in stride(from: 0, to: xs.count, by: 8) {
+            var v = SIMD8<Float>()
+            for q in 0..<min(8, xs.count - start) { v[q] = xs[start + q] }
+            let want = lanes8(v)
+            for q in 0..<min(8, xs.count - start) where want[q].bitPattern != out[start + q].bitPattern
+                && !(want[q].isNaN && out[start + q].isNaN) {
+                mismatches += 1
+            }
+        }
+        #expect(mismatches == 0, "\(name): \(mismatches) elements differ from the 8-lane function")
+    }
+}
+
 @Test func arrayTailsMatchTheVectorFunction() {
     // Every length 0...19 and an in-place call: the tail path must give exactly the lane values.
     let xs = randomArray(19, seed: 5, scale: 6)
