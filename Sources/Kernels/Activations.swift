@@ -1,6 +1,7 @@
 // exp, tanh and sigmoid on a vector of `Lanes` at a time (16 lanes, one zmm register, in
-// AVX-512 builds; 8 otherwise): range reduction plus a polynomial, no libm call per lane. Maximum errors against a Float64 reference (measured by ActivationTests on a dense
-// sweep, every 1021st Float bit pattern and the special values; see README.md):
+// AVX-512 builds; 8 otherwise): range reduction plus a polynomial, no libm call per lane.
+// Maximum errors against a Float64 reference (measured by ActivationTests on a dense sweep,
+// every 1021st Float bit pattern and the special values; see README.md):
 //   exp8      <= 1 ulp      (including denormal results; exactly 0 below -103.97, inf above 88.72)
 //   tanh8     <= 2.5 ulp    (tanh(x) = x for tiny x, exactly +-1 beyond |x| = 9.1)
 //   sigmoid8  <= 2.5 ulp    (including denormal results for x < -87.3)
@@ -130,6 +131,9 @@ func sigmoidLanes(_ x: Lanes) -> Lanes {
     return result.replacing(with: x, where: x .!= x)
 }
 
+// Comparisons with `replacing` rather than `pointwiseMin`/`pointwiseMax`: those compile to
+// calls to a per-lane generic loop, these to one compare and one blend.
+
 /// Adds `e` to an 8-lane running sum as 8-lane vectors would have been added (the low half
 /// first), so sums over `Lanes` vectors come out the same in every build.
 @inline(__always)
@@ -141,9 +145,6 @@ func accumulate(_ acc: inout SIMD8<Float>, _ e: Lanes) {
     acc += e
     #endif
 }
-
-// Comparisons with `replacing` rather than `pointwiseMin`/`pointwiseMax`: those compile to
-// calls to a per-lane generic loop, these to one compare and one blend.
 
 private enum Activation { case exp, tanh, sigmoid }
 
