@@ -17,7 +17,7 @@ private let ln2Lo: Float = -2.121_944_4e-4
 
 /// The vector the activations, the LSTM cell and the softmax loops work on: the widest the
 /// build's registers hold. Concrete types, not a generic over `SIMD`: generic code reaches the
-/// protocol's lane-by-lane operators, and an LSTM cell written that way ran at half speed.
+/// `SIMD` protocol's lane-by-lane operator implementations instead of the vector instructions.
 /// Every lane gets the same sequence of operations at either width, so both give the same bits.
 #if AVX512_BUILD
 typealias Lanes = SIMD16<Float>
@@ -134,10 +134,35 @@ func sigmoidLanes(_ x: Lanes) -> Lanes {
 // Comparisons with `replacing` rather than `pointwiseMin`/`pointwiseMax`: those compile to
 // calls to a per-lane generic loop, these to one compare and one blend.
 
+/// out[j] = e^(scale x[j] - shift) for j in 0..<count; returns their sum. The exponentials of
+/// both softmaxes: cross-entropy's with scale 1 (x * 1 is x exactly), attention's with
+/// 1 / sqrt(head size). `out` (count) may be the same buffer as `x` (count).
+func expScaledShiftedSum(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                         scale: Float, shift: Float, count: Int) -> Float {
+    let sv = Lanes(repeating: scale), mv = Lanes(repeating: shift)
+    var acc = SIMD8<Float>()
+    var j = 0
+    while j + Lanes.scalarCount <= count {
+        let e = expLanes(loadVector(x + j) * sv - mv)
+        storeVector(e, out + j)
+        accumulate(&acc, e)
+        j += Lanes.scalarCount
+    }
+    if j < count {
+        // Padding lanes are -inf, whose exponential is exactly 0.
+        var tail = Lanes(repeating: -.infinity)
+        for q in 0..<(count - j) { tail[q] = x[j + q] * scale - shift }
+        let e = expLanes(tail)
+        for q in 0..<(count - j) { out[j + q] = e[q] }
+        accumulate(&acc, e)
+    }
+    return acc.sum()
+}
+
 /// Adds `e` to an 8-lane running sum as 8-lane vectors would have been added (the low half
 /// first), so sums over `Lanes` vectors come out the same in every build.
 @inline(__always)
-func accumulate(_ acc: inout SIMD8<Float>, _ e: Lanes) {
+private func accumulate(_ acc: inout SIMD8<Float>, _ e: Lanes) {
     #if AVX512_BUILD
     acc += e.lowHalf
     acc += e.highHalf

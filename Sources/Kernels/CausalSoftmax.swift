@@ -22,30 +22,13 @@ public func causalSoftmaxForward(
     guard rows >= 0, cols >= 0, offset >= 0 else {
         fatalError("causalSoftmaxForward: bad sizes rows=\(rows) cols=\(cols) offset=\(offset)")
     }
-    let sv = Lanes(repeating: scale)
     for r in 0..<rows {
         let x = inp + r * cols, y = out + r * cols
         let visible = min(cols, r + offset + 1)
         var m = -Float.infinity
         for j in 0..<visible { m = max(m, scale * x[j]) }
-        let mv = Lanes(repeating: m)
-        var acc = SIMD8<Float>()
-        var j = 0
-        while j + Lanes.scalarCount <= visible {
-            let e = expLanes(loadVector(x + j) * sv - mv)
-            storeVector(e, y + j)
-            accumulate(&acc, e)
-            j += Lanes.scalarCount
-        }
-        if j < visible {
-            // Missing lanes are -inf, whose exponential is exactly 0.
-            var tail = Lanes(repeating: -.infinity)
-            for q in 0..<(visible - j) { tail[q] = x[j + q] * scale - m }
-            let e = expLanes(tail)
-            for q in 0..<(visible - j) { y[j + q] = e[q] }
-            accumulate(&acc, e)
-        }
-        let inv = 1 / acc.sum()
+        let sum = expScaledShiftedSum(y, x, scale: scale, shift: m, count: visible)
+        let inv = 1 / sum
         for q in 0..<visible { y[q] *= inv }
         if visible < cols { (y + visible).update(repeating: 0, count: cols - visible) }
     }

@@ -102,14 +102,15 @@ func microKernel16x16(
         t.add(ap, bv)
         u.add(aq, bv)
         v.add(ar, bv)
-        ap += 6
-        aq += 6
-        ar += 4
+        ap += Rows6.height
+        aq += Rows6.height
+        ar += Rows4.height
         bp += bStride
     }
-    store(t, c, ldc: ldc, alpha: alpha, beta: beta, rows: min(6, rows), cols: cols)
-    if rows > 6 {
-        store(u, c + 6 * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows - 6, cols: cols)
+    store(t, c, ldc: ldc, alpha: alpha, beta: beta, rows: min(Rows6.height, rows), cols: cols)
+    if rows > Rows6.height {
+        store(u, c + Rows6.height * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows - Rows6.height,
+              cols: cols)
     }
     store(v, c4, ldc: ldc, alpha: alpha, beta: beta, rows: rows4, cols: cols)
 }

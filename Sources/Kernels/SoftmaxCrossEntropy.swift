@@ -80,7 +80,7 @@ private func softmaxRow(_ g: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Flo
     }
     let xt = x[target]  // read before an in-place call overwrites it
     let m = rowMax(x, count: v)
-    let sum = expShiftedSum(g, x, shift: m, count: v)
+    let sum = expScaledShiftedSum(g, x, scale: 1, shift: m, count: v)
     let scale = SIMD8<Float>(repeating: invCount / sum)
     var j = 0
     while j + 8 <= v {
@@ -124,29 +124,6 @@ private func rowMax(_ x: UnsafePointer<Float>, count: Int) -> Float {
         j += 1
     }
     return m
-}
-
-/// out[j] = e^(x[j] - shift), returning the sum of those values.
-private func expShiftedSum(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                           shift: Float, count: Int) -> Float {
-    let s = Lanes(repeating: shift)
-    var acc = SIMD8<Float>()
-    var j = 0
-    while j + Lanes.scalarCount <= count {
-        let e = expLanes(loadVector(x + j) - s)
-        storeVector(e, out + j)
-        accumulate(&acc, e)
-        j += Lanes.scalarCount
-    }
-    if j < count {
-        // Padding lanes are -inf, whose exponential is exactly 0.
-        var tail = Lanes(repeating: -.infinity)
-        for q in 0..<(count - j) { tail[q] = x[j + q] }
-        let e = expLanes(tail - s)
-        for q in 0..<(count - j) { out[j + q] = e[q] }
-        accumulate(&acc, e)
-    }
-    return acc.sum()
 }
 
 /// Reference for `softmaxCrossEntropy`: the same definition computed row by row in Double
