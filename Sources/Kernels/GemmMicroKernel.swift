@@ -45,8 +45,9 @@ private func storeRow16(_ row: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>,
 /// ymm registers: 12 accumulators + 2 B vectors + 1 broadcast = 15, and per step of p 2 loads,
 /// 6 broadcasts and 12 FMAs keep both FMA pipes busy. Built for AVX-512 (x86-64-v4, chosen
 /// by Package.swift when the building machine has it) each is one zmm register, and
-/// `multiplyPanels` runs two or three panels per call instead (`microKernel16x16`,
-/// `microKernel12x16`, `microKernel8x16`). Every element of C
+/// `multiplyPanels` runs pairs of B panels against one or two A panels per call instead
+/// (`microKernel12x32` and its kin), or, for an odd last B panel, two or three A panels
+/// (`microKernel16x16`, `microKernel12x16`, `microKernel8x16`). Every element of C
 /// is the same sequence of fused multiply-adds over p in every kernel and build, so they all
 /// give the same bits.
 func microKernel6x16(
@@ -127,6 +128,96 @@ func microKernel8x16(
     twoPanels(Rows4.self, c, ldc: ldc, a0, a1, b, bStride: bStride, kc: kc, alpha: alpha, beta: beta,
               rows: rows, cols: cols)
 }
+
+/// Two consecutive 6-row panels against two packed 16-column B panels (`b0`, full, and `b1`,
+/// `cols1` valid columns, at `c + 16`): a 12x32 tile on 24 zmm accumulators. Each broadcast
+/// element of A feeds two FMAs, so a step of p loads 12 floats of A and 2 vectors of B for 24
+/// FMAs where the 16x16 tile loads 16 and 1 for 16. AVX-512 builds only.
+func microKernel12x32(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int,
+    _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
+    _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
+    kc: Int, alpha: Float, beta: Float, rows: Int, cols1: Int
+) {
+    twoPanelsTwoColumns(Rows6.self, c, ldc: ldc, a0, a1, b0, b1, kc: kc, alpha: alpha, beta: beta,
+                        rows: rows, cols1: cols1)
+}
+
+/// Two consecutive 4-row panels against two B panels: an 8x32 tile (16 accumulators).
+func microKernel8x32(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int,
+    _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
+    _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
+    kc: Int, alpha: Float, beta: Float, rows: Int, cols1: Int
+) {
+    twoPanelsTwoColumns(Rows4.self, c, ldc: ldc, a0, a1, b0, b1, kc: kc, alpha: alpha, beta: beta,
+                        rows: rows, cols1: cols1)
+}
+
+/// One 6-row panel against two B panels: a 6x32 tile (12 accumulators).
+func microKernel6x32(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>,
+    _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
+    kc: Int, alpha: Float, beta: Float, rows: Int, cols1: Int
+) {
+    onePanelTwoColumns(Rows6.self, c, ldc: ldc, a, b0, b1, kc: kc, alpha: alpha, beta: beta,
+                       rows: rows, cols1: cols1)
+}
+
+/// One 4-row panel against two B panels: a 4x32 tile (8 accumulators).
+func microKernel4x32(
+    _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>,
+    _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
+    kc: Int, alpha: Float, beta: Float, rows: Int, cols1: Int
+) {
+    onePanelTwoColumns(Rows4.self, c, ldc: ldc, a, b0, b1, kc: kc, alpha: alpha, beta: beta,
+                       rows: rows, cols1: cols1)
+}
+
+@inline(__always)
+private func onePanelTwoColumns<T: PanelTile>(
+    _: T.Type, _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>,
+    _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>, kc: Int, alpha: Float, beta: Float,
+    rows: Int, cols1: Int
+) {
+    var t = T(), t1 = T()
+    var ap = a, bp = b0, bq = b1
+    for _ in 0..<kc {
+        t.add(ap, load16(bp), load16(bq), right: &t1)
+        ap += T.height
+        bp += microCols
+        bq += microCols
+    }
+    store(t, c, ldc: ldc, alpha: alpha, beta: beta, rows: rows, cols: microCols)
+    store(t1, c + microCols, ldc: ldc, alpha: alpha, beta: beta, rows: rows, cols: cols1)
+}
+
+@inline(__always)
+private func twoPanelsTwoColumns<T: PanelTile>(
+    _: T.Type, _ c: UnsafeMutablePointer<Float>, ldc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
+    _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>, kc: Int, alpha: Float, beta: Float,
+    rows: Int, cols1: Int
+) {
+    var t = T(), t1 = T(), u = T(), u1 = T()
+    var ap = a0, aq = a1, bp = b0, bq = b1
+    for _ in 0..<kc {
+        let bv = load16(bp), bw = load16(bq)
+        t.add(ap, bv, bw, right: &t1)
+        u.add(aq, bv, bw, right: &u1)
+        ap += T.height
+        aq += T.height
+        bp += microCols
+        bq += microCols
+    }
+    let top = min(T.height, rows)
+    store(t, c, ldc: ldc, alpha: alpha, beta: beta, rows: top, cols: microCols)
+    store(t1, c + microCols, ldc: ldc, alpha: alpha, beta: beta, rows: top, cols: cols1)
+    if rows > T.height {
+        let below = c + T.height * ldc
+        store(u, below, ldc: ldc, alpha: alpha, beta: beta, rows: rows - T.height, cols: microCols)
+        store(u1, below + microCols, ldc: ldc, alpha: alpha, beta: beta, rows: rows - T.height, cols: cols1)
+    }
+}
 #endif
 
 /// The accumulators of one packed A panel of `height` rows against a 16-column B panel: one
@@ -136,6 +227,8 @@ private protocol PanelTile {
     init()
     /// Row i += a[i] * bv, for one step of p.
     mutating func add(_ a: UnsafePointer<Float>, _ bv: SIMD16<Float>)
+    /// Row i += a[i] * bv and right's row i += a[i] * bw: one broadcast of a[i] for both.
+    mutating func add(_ a: UnsafePointer<Float>, _ bv: SIMD16<Float>, _ bw: SIMD16<Float>, right: inout Self)
     /// The tile's rows as the six of an edge tile (rows past `height` zero).
     var six: Tile6x16 { get }
 }
@@ -151,6 +244,15 @@ private struct Rows6: PanelTile {
         r.4.addProduct(SIMD16(repeating: a[4]), bv)
         r.5.addProduct(SIMD16(repeating: a[5]), bv)
     }
+    @inline(__always) mutating func add(_ a: UnsafePointer<Float>, _ bv: SIMD16<Float>, _ bw: SIMD16<Float>,
+                                        right: inout Rows6) {
+        var x = SIMD16<Float>(repeating: a[0]); r.0.addProduct(x, bv); right.r.0.addProduct(x, bw)
+        x = SIMD16(repeating: a[1]); r.1.addProduct(x, bv); right.r.1.addProduct(x, bw)
+        x = SIMD16(repeating: a[2]); r.2.addProduct(x, bv); right.r.2.addProduct(x, bw)
+        x = SIMD16(repeating: a[3]); r.3.addProduct(x, bv); right.r.3.addProduct(x, bw)
+        x = SIMD16(repeating: a[4]); r.4.addProduct(x, bv); right.r.4.addProduct(x, bw)
+        x = SIMD16(repeating: a[5]); r.5.addProduct(x, bv); right.r.5.addProduct(x, bw)
+    }
     var six: Tile6x16 { r }
 }
 
@@ -162,6 +264,13 @@ private struct Rows4: PanelTile {
         r.1.addProduct(SIMD16(repeating: a[1]), bv)
         r.2.addProduct(SIMD16(repeating: a[2]), bv)
         r.3.addProduct(SIMD16(repeating: a[3]), bv)
+    }
+    @inline(__always) mutating func add(_ a: UnsafePointer<Float>, _ bv: SIMD16<Float>, _ bw: SIMD16<Float>,
+                                        right: inout Rows4) {
+        var x = SIMD16<Float>(repeating: a[0]); r.0.addProduct(x, bv); right.r.0.addProduct(x, bw)
+        x = SIMD16(repeating: a[1]); r.1.addProduct(x, bv); right.r.1.addProduct(x, bw)
+        x = SIMD16(repeating: a[2]); r.2.addProduct(x, bv); right.r.2.addProduct(x, bw)
+        x = SIMD16(repeating: a[3]); r.3.addProduct(x, bv); right.r.3.addProduct(x, bw)
     }
     var six: Tile6x16 { (r.0, r.1, r.2, r.3, SIMD16(), SIMD16()) }
 }

@@ -123,3 +123,35 @@ func gemmLargerShapesThreads(threads: Int) {
         }
     }
 }
+
+@Test func columnsGetTheSameBitsWhicheverTilePairingTheyFallIn() {
+    // AVX-512 builds multiply 16-column tiles of C in pairs and an odd last tile alone. The
+    // products of B's columns 16..<48 as all of a 48-column C (tiles (0, 1) paired, 2 alone) and
+    // as a 32-column C of their own (their two tiles paired, the first now on the left) must
+    // agree bit for bit, and so must columns 32..<48 as a 16-column C. Rows 32 (6- and 4-row
+    // panels), k 400 (two K blocks), beta 0.75 (C read and accumulated onto).
+    let m = 32, k = 400, n = 48
+    let workspace = GemmWorkspace(threads: 1)
+    for (ta, tb) in transposes {
+        let a = randomArray(m * k, seed: 11), b = randomArray(k * n, seed: 12)
+        let lda = ta == .transpose ? m : k, ldb = tb == .transpose ? k : n
+        let start = randomArray(m * n, seed: 13)
+        var whole = start
+        gemm(&whole, ldc: n, a, lda: lda, transA: ta, b, ldb: ldb, transB: tb,
+             m: m, n: n, k: k, alpha: -1.5, beta: 0.75, workspace: workspace)
+        for first in [16, 32] {
+            // op(B)'s columns from `first` on: B's columns (or rows, transposed) from there.
+            var part = start
+            b.withUnsafeBufferPointer { bp in
+                part.withUnsafeMutableBufferPointer { cp in
+                    gemm(cp.baseAddress! + first, ldc: n, a, lda: lda, transA: ta,
+                         bp.baseAddress! + (tb == .transpose ? first * ldb : first), ldb: ldb, transB: tb,
+                         m: m, n: n - first, k: k, alpha: -1.5, beta: 0.75, workspace: workspace)
+                }
+            }
+            var differing = 0
+            for i in 0..<m { for j in first..<n where part[i * n + j] != whole[i * n + j] { differing += 1 } }
+            #expect(differing == 0, "columns \(first)..<\(n), \(ta) \(tb)")
+        }
+    }
+}
