@@ -258,7 +258,7 @@ func multiplyPanels(
     #if AVX512_BUILD
     // 32 zmm registers: pairs of B panels against pairs of 6-row panels (24 accumulators), then
     // the 4-row panels in pairs (16). Each broadcast element of A feeds two FMAs: one 16-column
-    // panel at a time took a load per FMA, and products ran 8-20% slower (`kernelbench gemm`
+    // panel at a time took a load per FMA, and products ran 7-19% slower (`kernelbench gemm`
     // and `lstmstep` on a Zen 5).
     var pairStart = tiles.lowerBound
     while pairStart + 1 < tiles.upperBound {
