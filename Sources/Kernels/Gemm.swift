@@ -259,60 +259,57 @@ func multiplyPanels(
     // 32 zmm registers: pairs of B panels against pairs of 6-row panels (24 accumulators), then
     // the 4-row panels in pairs (16). Each broadcast element of A feeds two FMAs: one 16-column
     // panel at a time took a load per FMA, and products ran 7-19% slower (`kernelbench gemm`
-    // and `lstmstep` on a Zen 5).
+    // and `lstmstep` on a Zen 5). An odd last B panel takes the same row panels one B panel wide.
     var pairStart = tiles.lowerBound
     while pairStart + 1 < tiles.upperBound {
         let jr = pairStart * microCols
-        let pair = PanelPair(c: c + jr, ldc: ldc, packA: packA, kb: kb, rows: mb, b: packB + jr * kb,
-                             cols1: min(microCols, nb - jr - microCols), alpha: alpha, beta: beta)
-        var panel = 0
-        while panel + 1 < panels.sixes {
-            pair.rows12(panels.start(panel))
-            panel += 2
-        }
-        if panel < panels.sixes { pair.rows6(panels.start(panel)) }
-        panel = panels.sixes
-        while panel + 1 < panels.count {
-            pair.rows8(panels.start(panel))
-            panel += 2
-        }
-        if panel < panels.count { pair.rows4(panels.start(panel)) }
+        walkRowPanels(panels, PanelPair(c: c + jr, ldc: ldc, packA: packA, kb: kb, rows: mb, b: packB + jr * kb,
+                                        cols1: min(microCols, nb - jr - microCols), alpha: alpha, beta: beta))
         pairStart += 2
     }
-    let single = pairStart..<tiles.upperBound
+    if pairStart < tiles.upperBound {
+        let jr = pairStart * microCols
+        walkRowPanels(panels, PanelColumn(c: c + jr, ldc: ldc, packA: packA, kb: kb, rows: mb, b: packB + jr * kb,
+                                          cols: min(microCols, nb - jr), alpha: alpha, beta: beta))
+    }
     #else
-    let single = tiles
-    #endif
-    for tile in single {
+    for tile in tiles {
         let jr = tile * microCols
         let column = PanelColumn(c: c + jr, ldc: ldc, packA: packA, kb: kb, rows: mb,
                                  b: packB + jr * kb, cols: min(microCols, nb - jr), alpha: alpha, beta: beta)
-        #if AVX512_BUILD
-        // An odd last B panel: two 6-row panels and a 4-row one at a time (16 accumulators) while
-        // both kinds last, then pairs of 6-row panels (12) and of 4-row panels (8). A batch of
-        // 32 rows is two 16-row tiles rather than 12 + 12 + 8, whose 8 chains only just cover
-        // the FMA latency (4 cycles, two FMAs per cycle).
-        let triples = min(panels.sixes / 2, panels.fours)
-        for t in 0..<triples { column.rows16(panels.start(2 * t), panels.start(panels.sixes + t)) }
-        var panel = 2 * triples
-        while panel + 1 < panels.sixes {
-            column.rows12(panels.start(panel))
-            panel += 2
-        }
-        if panel < panels.sixes { column.rows6(panels.start(panel)) }
-        panel = panels.sixes + triples
-        while panel + 1 < panels.count {
-            column.rows8(panels.start(panel))
-            panel += 2
-        }
-        if panel < panels.count { column.rows4(panels.start(panel)) }
-        #else
         for panel in 0..<panels.count {
             if panel < panels.sixes { column.rows6(panels.start(panel)) } else { column.rows4(panels.start(panel)) }
         }
-        #endif
     }
+    #endif
 }
+
+#if AVX512_BUILD
+/// One micro-kernel call per group of row panels, against the B panel(s) the tiles hold.
+private protocol RowPanelTiles {
+    func rows12(_ ir: Int)
+    func rows6(_ ir: Int)
+    func rows8(_ ir: Int)
+    func rows4(_ ir: Int)
+}
+
+/// The 6-row panels two at a time (a lone one last), then the 4-row panels two at a time.
+@inline(__always)
+private func walkRowPanels<T: RowPanelTiles>(_ panels: RowPanels, _ tiles: T) {
+    var panel = 0
+    while panel + 1 < panels.sixes {
+        tiles.rows12(panels.start(panel))
+        panel += 2
+    }
+    if panel < panels.sixes { tiles.rows6(panels.start(panel)) }
+    panel = panels.sixes
+    while panel + 1 < panels.count {
+        tiles.rows8(panels.start(panel))
+        panel += 2
+    }
+    if panel < panels.count { tiles.rows4(panels.start(panel)) }
+}
+#endif
 
 /// One 16-column panel of B against the row panels of a packed A block: each call runs one
 /// micro-kernel on the panel(s) starting at the given rows of the block.
@@ -342,21 +339,17 @@ private struct PanelColumn {
         microKernel8x16(c + ir * ldc, ldc: ldc, packA + ir * kb, packA + (ir + 4) * kb, b,
                         bStride: microCols, kc: kb, alpha: alpha, beta: beta, rows: min(8, rows - ir), cols: cols)
     }
-
-    /// Two 6-row panels from row `ir` and the 4-row panel at row `ir4`.
-    @inline(__always) func rows16(_ ir: Int, _ ir4: Int) {
-        microKernel16x16(c + ir * ldc, c + ir4 * ldc, ldc: ldc, packA + ir * kb,
-                         packA + (ir + microRows) * kb, packA + ir4 * kb, b, bStride: microCols, kc: kb,
-                         alpha: alpha, beta: beta, rows: min(2 * microRows, rows - ir),
-                         rows4: min(4, rows - ir4), cols: cols)
-    }
     #endif
 }
 
 #if AVX512_BUILD
+extension PanelColumn: RowPanelTiles {}
+#endif
+
+#if AVX512_BUILD
 /// Two adjacent 16-column panels of B (the first full, the second with `cols1` valid columns)
 /// against the row panels of a packed A block.
-private struct PanelPair {
+private struct PanelPair: RowPanelTiles {
     let c: UnsafeMutablePointer<Float>, ldc: Int
     let packA: UnsafePointer<Float>, kb: Int, rows: Int
     let b: UnsafePointer<Float>, cols1: Int, alpha: Float, beta: Float

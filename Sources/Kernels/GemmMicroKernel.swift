@@ -46,8 +46,8 @@ private func storeRow16(_ row: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>,
 /// 6 broadcasts and 12 FMAs keep both FMA pipes busy. Built for AVX-512 (x86-64-v4, chosen
 /// by Package.swift when the building machine has it) each is one zmm register, and
 /// `multiplyPanels` runs pairs of B panels against one or two A panels per call instead
-/// (`microKernel12x32` and its kin), or, for an odd last B panel, two or three A panels
-/// (`microKernel16x16`, `microKernel12x16`, `microKernel8x16`). Every element of C
+/// (`microKernel12x32` and its kin), or, for an odd last B panel, the same A panels against
+/// one (`microKernel12x16`, `microKernel8x16`). Every element of C
 /// is the same sequence of fused multiply-adds over p in every kernel and build, so they all
 /// give the same bits.
 func microKernel6x16(
@@ -87,38 +87,9 @@ func microKernel12x16(
               rows: rows, cols: cols)
 }
 
-/// Two consecutive 6-row panels (`a0`, `a1`: up to `rows` rows of C from `c`) and one 4-row
-/// panel (`a2`: `rows4` rows from `c4`, elsewhere in the block) against one B panel: 16 zmm
-/// accumulators. AVX-512 builds only.
-func microKernel16x16(
-    _ c: UnsafeMutablePointer<Float>, _ c4: UnsafeMutablePointer<Float>, ldc: Int,
-    _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
-    _ b: UnsafePointer<Float>, bStride: Int,
-    kc: Int, alpha: Float, beta: Float, rows: Int, rows4: Int, cols: Int
-) {
-    var t = Rows6(), u = Rows6(), v = Rows4()
-    var ap = a0, aq = a1, ar = a2, bp = b
-    for _ in 0..<kc {
-        let bv = load16(bp)
-        t.add(ap, bv)
-        u.add(aq, bv)
-        v.add(ar, bv)
-        ap += Rows6.height
-        aq += Rows6.height
-        ar += Rows4.height
-        bp += bStride
-    }
-    store(t, c, ldc: ldc, alpha: alpha, beta: beta, rows: min(Rows6.height, rows), cols: cols)
-    if rows > Rows6.height {
-        store(u, c + Rows6.height * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows - Rows6.height,
-              cols: cols)
-    }
-    store(v, c4, ldc: ldc, alpha: alpha, beta: beta, rows: rows4, cols: cols)
-}
-
-/// Two consecutive 4-row panels against one B panel (an 8x16 tile, rows <= 8): the 4-row
-/// panels left over once every pair of 6-row panels has one (a block of 8 rows is two) on 8 zmm
-/// accumulators instead of twice 4, which covered half the FMA latency. AVX-512 builds only.
+/// Two consecutive 4-row panels against one B panel (an 8x16 tile, rows <= 8): a block's
+/// remainder rows (a batch of 32 is 12 + 12 + 8) on 8 zmm accumulators instead of twice 4,
+/// which covered half the FMA latency. AVX-512 builds only.
 func microKernel8x16(
     _ c: UnsafeMutablePointer<Float>, ldc: Int,
     _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
@@ -132,7 +103,7 @@ func microKernel8x16(
 /// Two consecutive 6-row panels against two packed 16-column B panels (`b0`, full, and `b1`,
 /// `cols1` valid columns, at `c + 16`): a 12x32 tile on 24 zmm accumulators. Each broadcast
 /// element of A feeds two FMAs, so a step of p loads 12 floats of A and 2 vectors of B for 24
-/// FMAs where the 16x16 tile loads 16 and 1 for 16. AVX-512 builds only.
+/// FMAs where a tile one B panel wide loads one float of A per FMA. AVX-512 builds only.
 func microKernel12x32(
     _ c: UnsafeMutablePointer<Float>, ldc: Int,
     _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
