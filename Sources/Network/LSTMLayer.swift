@@ -84,9 +84,8 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     /// embedding W_ih^T + b_ih + b_hh for every token in `ids` (`GateTable`). Inference only.
     func forward(_ cache: Cache, gateTable: UnsafePointer<Scalar>, ids: UnsafePointer<Int32>, vocabulary: Int,
                  state: State, workspace: GemmWorkspace) throws {
-        try Scalar.embeddingForward(cache.acts, ids, gateTable, n: cache.steps * cache.batch, c: 4 * hidden,
-                                    v: vocabulary)
-        recur(cache, state: state, workspace: workspace)
+        try recur(cache, state: state, table: GateRows(rows: gateTable, ids: ids, vocabulary: vocabulary),
+                  workspace: workspace)
     }
 
     /// `forward` for a first layer whose input is an embedding lookup without dropout: the
@@ -95,9 +94,9 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     func forward(_ cache: Cache, distinct: DistinctTokens<Scalar>, embedded: UnsafePointer<Scalar>,
                  state: State, workspace: GemmWorkspace) throws {
         gateRows(distinct.gates, inputs: embedded, n: distinct.count, workspace: workspace)
-        try Scalar.embeddingForward(cache.acts, distinct.slots.baseAddress!, distinct.gates,
-                                    n: cache.steps * cache.batch, c: 4 * hidden, v: distinct.count)
-        recur(cache, state: state, workspace: workspace)
+        try recur(cache, state: state,
+                  table: GateRows(rows: distinct.gates, ids: distinct.slots.baseAddress!, vocabulary: distinct.count),
+                  workspace: workspace)
     }
 
     /// What the first layer of an inference run reads: a sequence x (T, B, I), or the rows
@@ -133,16 +132,13 @@ struct LSTMLayer<Scalar: NetworkScalar> {
             Scalar.broadcastRows(gates + g, gates, rows: t * b - 1, cols: g, workspace: workspace)
             Scalar.gemm(gates, ldc: g, x, lda: input, transA: .none, wih, ldb: input, transB: .transpose,
                         m: t * b, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
-            for s in 0..<t {
-                Scalar.lstmForwardStep(h + (s + 1) * bh, c, gates + s * b * g, h + s * bh, c,
-                                       packedWeights: packed, batch: b, hidden: hidden, workspace: workspace)
-            }
+            Scalar.lstmForwardSequence(h, c, cStride: 0, gates, packedWeights: packed, batch: b, hidden: hidden,
+                                       steps: t, workspace: workspace)
         case let .gateTable(table, ids, vocabulary):
-            for s in 0..<t {
-                try Scalar.embeddingForward(gates, ids + s * b, table, n: b, c: g, v: vocabulary)
-                Scalar.lstmForwardStep(h + (s + 1) * bh, c, gates, h + s * bh, c,
-                                       packedWeights: packed, batch: b, hidden: hidden, workspace: workspace)
-            }
+            try Scalar.lstmForwardSequence(h, c, cStride: 0, gates, gatesStride: 0,
+                                           table: GateRows(rows: table, ids: ids, vocabulary: vocabulary),
+                                           packedWeights: packed, batch: b, hidden: hidden, steps: t,
+                                           workspace: workspace)
         }
         return h + bh
     }
@@ -159,28 +155,54 @@ struct LSTMLayer<Scalar: NetworkScalar> {
                     m: n, n: g, k: input, alpha: 1, beta: 1, workspace: workspace)
     }
 
-    /// The recurrence over cache.acts, which holds the input projection plus biases. W_hh is
-    /// packed once for all T steps; a single step (decoding, where B = 1 takes the
-    /// vector-matrix path) multiplies it directly.
+    /// The recurrence over cache.acts, which holds the input projection plus biases.
     private func recur(_ cache: Cache, state: State, workspace: GemmWorkspace) {
-        let b = cache.batch, t = cache.steps, h = hidden, g = 4 * hidden, bh = b * h
-        cache.h.update(from: state.h, count: bh)
-        cache.c.update(from: state.c, count: bh)
-        if t == 1 {
-            Scalar.gemm(cache.acts, ldc: g, cache.h, lda: h, transA: .none, whh, ldb: h,
-                        transB: .transpose, m: b, n: g, k: h, alpha: 1, beta: 1, workspace: workspace)
-            Scalar.lstmCellForward(cache.h + bh, cache.c + bh, cache.acts, cache.acts, cache.c,
-                                   batch: b, hidden: h)
+        start(cache, state: state)
+        if cache.steps == 1 {
+            decodeStep(cache, workspace: workspace)
         } else {
-            Scalar.packLSTMWeights(cache.packedForward, whh, hidden: h, for: .forward, workspace: workspace)
-            for s in 0..<t {
-                Scalar.lstmForwardStep(cache.h + (s + 1) * bh, cache.c + (s + 1) * bh, cache.acts + s * b * g,
-                                       cache.h + s * bh, cache.c + s * bh, packedWeights: cache.packedForward,
-                                       batch: b, hidden: h, workspace: workspace)
-            }
+            Scalar.packLSTMWeights(cache.packedForward, whh, hidden: hidden, for: .forward, workspace: workspace)
+            Scalar.lstmForwardSequence(cache.h, cache.c, cStride: cache.batch * hidden, cache.acts,
+                                       packedWeights: cache.packedForward, batch: cache.batch, hidden: hidden,
+                                       steps: cache.steps, workspace: workspace)
         }
-        state.h.update(from: cache.h + t * bh, count: bh)
-        state.c.update(from: cache.c + t * bh, count: bh)
+        finish(cache, state: state)
+    }
+
+    /// The recurrence over the rows of a gate table, gathered into cache.acts step by step.
+    private func recur(_ cache: Cache, state: State, table: GateRows<Scalar>, workspace: GemmWorkspace) throws {
+        start(cache, state: state)
+        let b = cache.batch, g = 4 * hidden
+        if cache.steps == 1 {
+            try Scalar.embeddingForward(cache.acts, table.ids, table.rows, n: b, c: g, v: table.vocabulary)
+            decodeStep(cache, workspace: workspace)
+        } else {
+            Scalar.packLSTMWeights(cache.packedForward, whh, hidden: hidden, for: .forward, workspace: workspace)
+            try Scalar.lstmForwardSequence(cache.h, cache.c, cStride: b * hidden, cache.acts, gatesStride: b * g,
+                                           table: table, packedWeights: cache.packedForward, batch: b,
+                                           hidden: hidden, steps: cache.steps, workspace: workspace)
+        }
+        finish(cache, state: state)
+    }
+
+    private func start(_ cache: Cache, state: State) {
+        cache.h.update(from: state.h, count: cache.batch * hidden)
+        cache.c.update(from: state.c, count: cache.batch * hidden)
+    }
+
+    private func finish(_ cache: Cache, state: State) {
+        let bh = cache.batch * hidden
+        state.h.update(from: cache.h + cache.steps * bh, count: bh)
+        state.c.update(from: cache.c + cache.steps * bh, count: bh)
+    }
+
+    /// A single step (decoding, where B = 1 takes the vector-matrix path) multiplies W_hh
+    /// directly instead of packing it.
+    private func decodeStep(_ cache: Cache, workspace: GemmWorkspace) {
+        let b = cache.batch, h = hidden, g = 4 * hidden, bh = b * h
+        Scalar.gemm(cache.acts, ldc: g, cache.h, lda: h, transA: .none, whh, ldb: h,
+                    transB: .transpose, m: b, n: g, k: h, alpha: 1, beta: 1, workspace: workspace)
+        Scalar.lstmCellForward(cache.h + bh, cache.c + bh, cache.acts, cache.acts, cache.c, batch: b, hidden: h)
     }
 
     /// Backward through the sequence: dx (T, B, I) written; dW_ih, dW_hh, db_ih, db_hh
@@ -213,12 +235,9 @@ struct LSTMLayer<Scalar: NetworkScalar> {
         if t > 1 {
             Scalar.packLSTMWeights(cache.packedBackward, whh, hidden: h, for: .backward, workspace: workspace)
         }
-        for s in stride(from: t - 1, through: 0, by: -1) {
-            Scalar.lstmBackwardStep(cache.dgates + s * b * g, cache.dc, cache.dh, dout + s * bh,
-                                    s == t - 1 ? nil : cache.dgates + (s + 1) * b * g, cache.acts + s * b * g,
-                                    cache.c + s * bh, cache.c + (s + 1) * bh, packedWeights: cache.packedBackward,
-                                    batch: b, hidden: h, workspace: workspace)
-        }
+        Scalar.lstmBackwardSequence(cache.dgates, cache.dc, cache.dh, dout, cache.acts, cache.c,
+                                    packedWeights: cache.packedBackward, batch: b, hidden: h, steps: t,
+                                    workspace: workspace)
         // Over all steps at once: h_{t-1} for every t is slots 0..<T of cache.h.
         Scalar.gemm(dwhh, ldc: h, cache.dgates, lda: g, transA: .transpose, cache.h, ldb: h,
                     transB: .none, m: g, n: h, k: t * b, alpha: 1, beta: 1, workspace: workspace)

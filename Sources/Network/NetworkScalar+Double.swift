@@ -69,28 +69,61 @@ extension Double: NetworkScalar {
         dst.update(from: whh, count: 4 * hidden * hidden)
     }
 
-    public static func lstmForwardStep(
-        _ h: UnsafeMutablePointer<Double>, _ c: UnsafeMutablePointer<Double>,
-        _ gates: UnsafeMutablePointer<Double>, _ hPrev: UnsafePointer<Double>, _ cPrev: UnsafePointer<Double>,
-        packedWeights whh: UnsafePointer<Double>, batch: Int, hidden: Int, workspace: GemmWorkspace
+    public static func lstmForwardSequence(
+        _ h: UnsafeMutablePointer<Double>, _ c: UnsafeMutablePointer<Double>, cStride: Int,
+        _ gates: UnsafeMutablePointer<Double>, packedWeights: UnsafePointer<Double>,
+        batch: Int, hidden: Int, steps: Int, workspace: GemmWorkspace
     ) {
-        gemm(gates, ldc: 4 * hidden, hPrev, lda: hidden, transA: .none, whh, ldb: hidden, transB: .transpose,
-             m: batch, n: 4 * hidden, k: hidden, alpha: 1, beta: 1, workspace: workspace)
-        lstmCellForward(h, c, gates, gates, cPrev, batch: batch, hidden: hidden)
+        for s in 0..<steps {
+            forwardStep(s, h, c, cStride: cStride, gates + s * batch * 4 * hidden, whh: packedWeights,
+                        batch: batch, hidden: hidden, workspace: workspace)
+        }
     }
 
-    public static func lstmBackwardStep(
-        _ dgates: UnsafeMutablePointer<Double>, _ dc: UnsafeMutablePointer<Double>,
-        _ dh: UnsafeMutablePointer<Double>, _ dout: UnsafePointer<Double>, _ dgatesNext: UnsafePointer<Double>?,
-        _ acts: UnsafePointer<Double>, _ cPrev: UnsafePointer<Double>, _ c: UnsafePointer<Double>,
-        packedWeights whh: UnsafePointer<Double>, batch: Int, hidden: Int, workspace: GemmWorkspace
-    ) {
-        dh.update(from: dout, count: batch * hidden)
-        if let dgatesNext {
-            gemm(dh, ldc: hidden, dgatesNext, lda: 4 * hidden, transA: .none, whh, ldb: hidden, transB: .none,
-                 m: batch, n: hidden, k: 4 * hidden, alpha: 1, beta: 1, workspace: workspace)
+    public static func lstmForwardSequence(
+        _ h: UnsafeMutablePointer<Double>, _ c: UnsafeMutablePointer<Double>, cStride: Int,
+        _ gates: UnsafeMutablePointer<Double>, gatesStride: Int, table: GateRows<Double>,
+        packedWeights: UnsafePointer<Double>, batch: Int, hidden: Int, steps: Int, workspace: GemmWorkspace
+    ) throws {
+        try checkIds(table.ids, n: steps * batch, v: table.vocabulary)
+        for s in 0..<steps {
+            let stepGates = gates + s * gatesStride
+            try embeddingForward(stepGates, table.ids + s * batch, table.rows, n: batch, c: 4 * hidden,
+                                 v: table.vocabulary)
+            forwardStep(s, h, c, cStride: cStride, stepGates, whh: packedWeights, batch: batch, hidden: hidden,
+                        workspace: workspace)
         }
-        lstmCellBackward(dgates, dc, dh, dc, acts, cPrev, c, batch: batch, hidden: hidden)
+    }
+
+    /// Step s of the recurrence: gates += h_s W_hh^T, then the cell into slot s + 1.
+    private static func forwardStep(
+        _ s: Int, _ h: UnsafeMutablePointer<Double>, _ c: UnsafeMutablePointer<Double>, cStride: Int,
+        _ gates: UnsafeMutablePointer<Double>, whh: UnsafePointer<Double>, batch: Int, hidden: Int,
+        workspace: GemmWorkspace
+    ) {
+        let bh = batch * hidden
+        gemm(gates, ldc: 4 * hidden, h + s * bh, lda: hidden, transA: .none, whh, ldb: hidden,
+             transB: .transpose, m: batch, n: 4 * hidden, k: hidden, alpha: 1, beta: 1, workspace: workspace)
+        lstmCellForward(h + (s + 1) * bh, c + (s + 1) * cStride, gates, gates, c + s * cStride,
+                        batch: batch, hidden: hidden)
+    }
+
+    public static func lstmBackwardSequence(
+        _ dgates: UnsafeMutablePointer<Double>, _ dc: UnsafeMutablePointer<Double>,
+        _ dh: UnsafeMutablePointer<Double>, _ dout: UnsafePointer<Double>,
+        _ acts: UnsafePointer<Double>, _ c: UnsafePointer<Double>,
+        packedWeights whh: UnsafePointer<Double>, batch: Int, hidden: Int, steps: Int, workspace: GemmWorkspace
+    ) {
+        let bh = batch * hidden, g = 4 * hidden
+        for s in stride(from: steps - 1, through: 0, by: -1) {
+            dh.update(from: dout + s * bh, count: bh)
+            if s < steps - 1 {
+                gemm(dh, ldc: hidden, dgates + (s + 1) * batch * g, lda: g, transA: .none, whh, ldb: hidden,
+                     transB: .none, m: batch, n: hidden, k: g, alpha: 1, beta: 1, workspace: workspace)
+            }
+            lstmCellBackward(dgates + s * batch * g, dc, dh, dc, acts + s * batch * g, c + s * bh, c + (s + 1) * bh,
+                             batch: batch, hidden: hidden)
+        }
     }
 
     static func lstmCellBackward(

@@ -33,19 +33,26 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable, BitwiseCopyable {
     /// `lstmBackwardStep`.
     static func packLSTMWeights(_ dst: UnsafeMutablePointer<Self>, _ whh: UnsafePointer<Self>,
                                 hidden: Int, for use: LSTMWeightsUse, workspace: GemmWorkspace)
-    /// See `Kernels.lstmForwardStep`: gates += hPrev W_hh^T, then the cell; h, c (B, H) and the
-    /// activations (over gates, (B, 4H)) written.
-    static func lstmForwardStep(
-        _ h: UnsafeMutablePointer<Self>, _ c: UnsafeMutablePointer<Self>,
-        _ gates: UnsafeMutablePointer<Self>, _ hPrev: UnsafePointer<Self>, _ cPrev: UnsafePointer<Self>,
-        packedWeights: UnsafePointer<Self>, batch: Int, hidden: Int, workspace: GemmWorkspace)
-    /// See `Kernels.lstmBackwardStep`: dh = dout + dgatesNext W_hh, then the cell's backward;
-    /// dgates (B, 4H) and dh (B, H) written, dc (B, H) updated in place.
-    static func lstmBackwardStep(
+    /// See `Kernels.lstmForwardSequence`: the recurrence over T steps, h (T+1, B, H) from slot
+    /// 0, c likewise (`cStride` B*H) or in place (0); `gates` (T, B, 4H) holds the gate
+    /// pre-activations, which the activations replace.
+    static func lstmForwardSequence(
+        _ h: UnsafeMutablePointer<Self>, _ c: UnsafeMutablePointer<Self>, cStride: Int,
+        _ gates: UnsafeMutablePointer<Self>, packedWeights: UnsafePointer<Self>,
+        batch: Int, hidden: Int, steps: Int, workspace: GemmWorkspace)
+    /// The same with each step's gate pre-activations gathered first from the rows of `table`
+    /// (ids (T, B)) into `gates` (`gatesStride` B*4H, or 0 for one step's buffer).
+    static func lstmForwardSequence(
+        _ h: UnsafeMutablePointer<Self>, _ c: UnsafeMutablePointer<Self>, cStride: Int,
+        _ gates: UnsafeMutablePointer<Self>, gatesStride: Int, table: GateRows<Self>,
+        packedWeights: UnsafePointer<Self>, batch: Int, hidden: Int, steps: Int, workspace: GemmWorkspace) throws
+    /// See `Kernels.lstmBackwardSequence`: dgates (T, B, 4H) and dh (B, H) written, dc (B, H)
+    /// carried from c_T's gradient back to c_0's.
+    static func lstmBackwardSequence(
         _ dgates: UnsafeMutablePointer<Self>, _ dc: UnsafeMutablePointer<Self>,
-        _ dh: UnsafeMutablePointer<Self>, _ dout: UnsafePointer<Self>, _ dgatesNext: UnsafePointer<Self>?,
-        _ acts: UnsafePointer<Self>, _ cPrev: UnsafePointer<Self>, _ c: UnsafePointer<Self>,
-        packedWeights: UnsafePointer<Self>, batch: Int, hidden: Int, workspace: GemmWorkspace)
+        _ dh: UnsafeMutablePointer<Self>, _ dout: UnsafePointer<Self>,
+        _ acts: UnsafePointer<Self>, _ c: UnsafePointer<Self>,
+        packedWeights: UnsafePointer<Self>, batch: Int, hidden: Int, steps: Int, workspace: GemmWorkspace)
     /// See `Kernels.layerNormForward` (eps 1e-5).
     static func layerNormForward(
         _ out: UnsafeMutablePointer<Self>, _ mean: UnsafeMutablePointer<Self>,
@@ -144,24 +151,34 @@ extension Float: NetworkScalar {
         Kernels.packLSTMWeights(dst, whh, hidden: hidden, for: use, workspace: workspace)
     }
 
-    public static func lstmForwardStep(
-        _ h: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-        _ gates: UnsafeMutablePointer<Float>, _ hPrev: UnsafePointer<Float>, _ cPrev: UnsafePointer<Float>,
-        packedWeights: UnsafePointer<Float>, batch: Int, hidden: Int, workspace: GemmWorkspace
+    public static func lstmForwardSequence(
+        _ h: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, cStride: Int,
+        _ gates: UnsafeMutablePointer<Float>, packedWeights: UnsafePointer<Float>,
+        batch: Int, hidden: Int, steps: Int, workspace: GemmWorkspace
     ) {
-        Kernels.lstmForwardStep(h, c, gates, hPrev, cPrev, packedWeights: packedWeights, batch: batch,
-                                hidden: hidden, workspace: workspace)
+        Kernels.lstmForwardSequence(h, c, cStride: cStride, gates, packedWeights: packedWeights,
+                                    batch: batch, hidden: hidden, steps: steps, workspace: workspace)
     }
 
-    public static func lstmBackwardStep(
+    public static func lstmForwardSequence(
+        _ h: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, cStride: Int,
+        _ gates: UnsafeMutablePointer<Float>, gatesStride: Int, table: GateRows<Float>,
+        packedWeights: UnsafePointer<Float>, batch: Int, hidden: Int, steps: Int, workspace: GemmWorkspace
+    ) throws {
+        try Kernels.lstmForwardSequence(
+            h, c, cStride: cStride, gates, gatesStride: gatesStride,
+            table: LSTMGateTable(rows: table.rows, ids: table.ids, vocabulary: table.vocabulary),
+            packedWeights: packedWeights, batch: batch, hidden: hidden, steps: steps, workspace: workspace)
+    }
+
+    public static func lstmBackwardSequence(
         _ dgates: UnsafeMutablePointer<Float>, _ dc: UnsafeMutablePointer<Float>,
-        _ dh: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ dgatesNext: UnsafePointer<Float>?,
-        _ acts: UnsafePointer<Float>, _ cPrev: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
-        packedWeights: UnsafePointer<Float>, batch: Int, hidden: Int, workspace: GemmWorkspace
+        _ dh: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+        _ acts: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+        packedWeights: UnsafePointer<Float>, batch: Int, hidden: Int, steps: Int, workspace: GemmWorkspace
     ) {
-        Kernels.lstmBackwardStep(dgates, dc, dh, dout, dgatesNext, acts, cPrev, c,
-                                 packedWeights: packedWeights, batch: batch, hidden: hidden,
-                                 workspace: workspace)
+        Kernels.lstmBackwardSequence(dgates, dc, dh, dout, acts, c, packedWeights: packedWeights,
+                                     batch: batch, hidden: hidden, steps: steps, workspace: workspace)
     }
 
     public static func layerNormForward(
@@ -234,4 +251,12 @@ extension Float: NetworkScalar {
         try Kernels.dropoutForward(out, inp, count: count, probability: probability, seed: seed,
                                    offset: offset)
     }
+}
+
+/// Rows of a table of gate pre-activations per token (V, 4H), read at ids (T, B): what a first
+/// LSTM layer gathers instead of computing its input projection (`GateTable`, `DistinctTokens`).
+public struct GateRows<Scalar: NetworkScalar> {
+    let rows: UnsafePointer<Scalar>
+    let ids: UnsafePointer<Int32>
+    let vocabulary: Int
 }

@@ -8,6 +8,12 @@
 //                                    product + cell on a prepacked W_hh; the product's FLOPs)
 //   kernelbench activations 1        time applyExp / applyTanh / applySigmoid on 4096 floats
 //                                    (reported as G elements/s in the GFLOP/s columns)
+//   kernelbench lstmseq THREADS B H T time the forward and backward recurrence over T steps,
+//                                    split by batch rows (lstmForwardSequence,
+//                                    lstmBackwardSequence) and step by step split by hidden
+//                                    units (lstmForwardStep, lstmBackwardStep); the products' FLOPs
+//   kernelbench cell 1 B H           time lstmCellForward and lstmCellBackward on (B, H)
+//                                    (G hidden units/s in the GFLOP/s columns)
 //
 // Prints one tab-separated line: name, threads, best GFLOP/s, median GFLOP/s, repetitions.
 // Exits non-zero if verification fails.
@@ -114,6 +120,71 @@ func benchLSTMStep(threads: Int, batch: Int, hidden: Int) -> Bool {
     return true
 }
 
+func benchLSTMSequence(threads: Int, batch: Int, hidden: Int, steps: Int) {
+    let g = 4 * hidden, bh = batch * hidden
+    var rng = SplitMix64(seed: 43)
+    func random(_ count: Int, _ scale: Float) -> [Float] { (0..<count).map { _ in (rng.nextUnitFloat() * 2 - 1) * scale } }
+    let whh = random(g * hidden, 0.1), gatesIn = random(steps * batch * g, 1), dout = random(steps * bh, 1)
+    let workspace = GemmWorkspace(threads: threads)
+    var forwardWeights = [Float](repeating: 0, count: lstmPackedWeightsCount(hidden: hidden))
+    var backwardWeights = forwardWeights
+    packLSTMWeights(&forwardWeights, whh, hidden: hidden, for: .forward, workspace: workspace)
+    packLSTMWeights(&backwardWeights, whh, hidden: hidden, for: .backward, workspace: workspace)
+    var h = random((steps + 1) * bh, 1), c = random((steps + 1) * bh, 1), gates = gatesIn
+    var dgates = [Float](repeating: 0, count: steps * batch * g)
+    var dc = [Float](repeating: 0, count: bh), dh = dc
+    let forwardFlops = 2.0 * Double(batch * g * hidden * steps)
+    let backwardFlops = 2.0 * Double(batch * g * hidden * (steps - 1))
+    // Activations in [0, 1] overwrite the gates; reused as inputs they stay finite.
+    let rows = timeRepeatedly(budget: 0.6) {
+        lstmForwardSequence(&h, &c, cStride: bh, &gates, packedWeights: forwardWeights, batch: batch,
+                            hidden: hidden, steps: steps, workspace: workspace)
+    }
+    report("lstm forward sequence \(batch)x\(hidden)x\(g) T=\(steps), rows", threads: threads,
+           flops: forwardFlops, times: rows)
+    let units = timeRepeatedly(budget: 0.6) {
+        h.withUnsafeMutableBufferPointer { hp in
+            c.withUnsafeMutableBufferPointer { cp in
+                gates.withUnsafeMutableBufferPointer { gp in
+                    for s in 0..<steps {
+                        lstmForwardStep(hp.baseAddress! + (s + 1) * bh, cp.baseAddress! + (s + 1) * bh,
+                                        gp.baseAddress! + s * batch * g, hp.baseAddress! + s * bh,
+                                        cp.baseAddress! + s * bh, packedWeights: forwardWeights,
+                                        batch: batch, hidden: hidden, workspace: workspace)
+                    }
+                }
+            }
+        }
+    }
+    report("lstm forward steps \(batch)x\(hidden)x\(g) T=\(steps), units", threads: threads,
+           flops: forwardFlops, times: units)
+    let backRows = timeRepeatedly(budget: 0.6) {
+        lstmBackwardSequence(&dgates, &dc, &dh, dout, gates, c, packedWeights: backwardWeights,
+                             batch: batch, hidden: hidden, steps: steps, workspace: workspace)
+    }
+    report("lstm backward sequence \(batch)x\(hidden)x\(g) T=\(steps), rows", threads: threads,
+           flops: backwardFlops, times: backRows)
+    let backUnits = timeRepeatedly(budget: 0.6) {
+        dgates.withUnsafeMutableBufferPointer { dg in
+            dout.withUnsafeBufferPointer { d in
+                gates.withUnsafeBufferPointer { a in
+                    c.withUnsafeBufferPointer { cp in
+                        for s in stride(from: steps - 1, through: 0, by: -1) {
+                            let next = s == steps - 1 ? nil : UnsafePointer(dg.baseAddress! + (s + 1) * batch * g)
+                            lstmBackwardStep(dg.baseAddress! + s * batch * g, &dc, &dh, d.baseAddress! + s * bh, next,
+                                             a.baseAddress! + s * batch * g, cp.baseAddress! + s * bh,
+                                             cp.baseAddress! + (s + 1) * bh, packedWeights: backwardWeights,
+                                             batch: batch, hidden: hidden, workspace: workspace)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    report("lstm backward steps \(batch)x\(hidden)x\(g) T=\(steps), units", threads: threads,
+           flops: backwardFlops, times: backUnits)
+}
+
 /// FMA throughput with no memory traffic: 10 independent accumulators (enough to cover a
 /// 5-cycle FMA latency at 2 FMAs per cycle), each lane one fused multiply-add per step, on
 /// the widest registers the build uses (zmm in an AVX-512 build, whose micro-kernel runs on them).
@@ -166,9 +237,28 @@ func benchActivations() {
     }
 }
 
+func benchCell(batch: Int, hidden: Int) {
+    var rng = SplitMix64(seed: 11)
+    func random(_ count: Int, _ scale: Float) -> [Float] { (0..<count).map { _ in (rng.nextUnitFloat() * 2 - 1) * scale } }
+    let bh = batch * hidden
+    let gates = random(4 * bh, 4), cPrev = random(bh, 1), dh = random(bh, 1), dc = random(bh, 1)
+    var acts = [Float](repeating: 0, count: 4 * bh), h = [Float](repeating: 0, count: bh), c = h
+    var dgates = acts, dcPrev = h
+    let forward = timeRepeatedly(budget: 0.3) {
+        for _ in 0..<100 { lstmCellForward(&h, &c, &acts, gates, cPrev, batch: batch, hidden: hidden) }
+    }
+    report("lstmCellForward \(batch)x\(hidden)", threads: 1, flops: Double(100 * bh), times: forward)
+    let backward = timeRepeatedly(budget: 0.3) {
+        for _ in 0..<100 {
+            lstmCellBackward(&dgates, &dcPrev, dh, dc, acts, cPrev, c, batch: batch, hidden: hidden)
+        }
+    }
+    report("lstmCellBackward \(batch)x\(hidden)", threads: 1, flops: Double(100 * bh), times: backward)
+}
+
 let args = CommandLine.arguments
 func usage() -> Never {
-    print("usage: kernelbench gemm THREADS M N K [NN|NT|TN|TT] | kernelbench lstmstep THREADS B H | kernelbench peak THREADS | kernelbench activations 1")
+    print("usage: kernelbench gemm THREADS M N K [NN|NT|TN|TT] | kernelbench lstmstep THREADS B H | kernelbench peak THREADS | kernelbench activations 1 | kernelbench lstmseq THREADS B H T | kernelbench cell 1 B H")
     exit(2)
 }
 guard args.count >= 3, let threads = Int(args[2]), threads >= 1 else { usage() }
@@ -183,10 +273,17 @@ case "gemm":
 case "lstmstep":
     guard args.count == 5, let b = Int(args[3]), let h = Int(args[4]), b > 0, h > 0 else { usage() }
     if !benchLSTMStep(threads: threads, batch: b, hidden: h) { exit(1) }
+case "lstmseq":
+    guard args.count == 6, let b = Int(args[3]), let h = Int(args[4]), let t = Int(args[5]),
+          b > 0, h > 0, t > 1 else { usage() }
+    benchLSTMSequence(threads: threads, batch: b, hidden: h, steps: t)
 case "peak":
     benchPeak(threads: threads)
 case "activations":
     benchActivations()
+case "cell":
+    guard args.count == 5, let b = Int(args[3]), let h = Int(args[4]), b > 0, h > 0 else { usage() }
+    benchCell(batch: b, hidden: h)
 default:
     usage()
 }
