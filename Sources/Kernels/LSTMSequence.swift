@@ -5,7 +5,7 @@
 // (`lstmForwardStep`), the threads must meet after every step, because each needs all of
 // h_{t-1}: 2 x T x layers meetings per training step, each waiting for the slower thread. The
 // price is that every thread streams the whole packed W_hh (1 MB at H = 256) per step rather
-// than its half, with half the rows to reuse each panel on; `kernelbench lstmseq` and
+// than its half, with half the rows to reuse each panel on, which small batches cannot afford; `kernelbench lstmseq` and
 // `trainbench` measure both (Kernels/README.md).
 //
 // The products and the cell compute each element exactly as the per-step functions do (the
@@ -13,8 +13,10 @@
 // sequence gives the same bits whichever way it is split and however many threads run it.
 
 /// Rows a thread must get before splitting a sequence by rows beats splitting every step by
-/// hidden units (a 4-row panel leaves the micro-kernel too little to do per loaded B vector).
-let lstmRowsPerShare = 8
+/// hidden units: `kernelbench lstmseq 2 B 256 64` on a Zen 5, forward, best GFLOP/s split by
+/// rows against by units: 174 against 308 at B = 4 (2 rows a thread), 342 against 365 at B = 8
+/// (4), 399 against 378 at B = 12 (6), 376 against 231 at B = 16 (8).
+private let lstmRowsPerShare = 6
 
 /// Parts of a sequence split by rows; 1 when the batch is too small to split (then each step
 /// is split by hidden units, `lstmForwardStep`, if it is large enough).

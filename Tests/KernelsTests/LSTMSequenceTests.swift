@@ -1,7 +1,7 @@
 import Kernels
 import Testing
 
-// (batch, hidden, steps). With 2 or 3 threads the larger ones are split by rows (8 rows or more
+// (batch, hidden, steps). With 2 or 3 threads the larger ones are split by rows (6 rows or more
 // a share: 16 rows into 2, 24 into 3, 80 into 3 crossing the 72-row M block), 9 rows are not
 // (each step split by hidden units instead), and 129 crosses the K block (4H > 384) backward.
 private let shapes: [(Int, Int, Int)] = [(1, 1, 3), (3, 5, 4), (16, 65, 5), (24, 65, 3), (17, 129, 3),
