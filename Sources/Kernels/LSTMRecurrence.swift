@@ -6,6 +6,10 @@
 // two parallel products, kept two threads at the speed of one. W_hh is packed once per
 // sequence (`packLSTMWeights`); each share then computes the four gate columns of its hidden
 // units and runs the cell on exactly those units, so a step is one parallel job.
+//
+// A whole sequence whose batch gives each thread 6 rows or more goes through
+// `lstmForwardSequence` and `lstmBackwardSequence` instead, split by batch rows
+// (`LSTMSequence.swift`); these steps serve smaller batches and are its reference.
 
 /// Which use of W_hh (4H, H) a packed copy serves.
 public enum LSTMWeightsUse: Sendable {
