@@ -150,8 +150,8 @@ private struct BackwardStep: ParallelJob {
                               packed, m: batch, n: hidden, k: 4 * hidden, tiles: tiles,
                               alpha: 1, beta: 0, packA: workspace.packA(thread: part))
             for b in 0..<batch {
-                let row = b * hidden
-                for j in share { dh[row + j] += dout[row + j] }
+                let row = b * hidden + share.lowerBound
+                addInPlace(dh + row, dout + row, count: share.count)
             }
         } else {
             for b in 0..<batch {
@@ -196,4 +196,19 @@ public func lstmBackwardStepReference(
                       transB: .none, m: batch, n: hidden, k: 4 * hidden, beta: 1)
     }
     lstmCellBackwardReference(dgates, dcPrev, dh, dc, acts, cPrev, c, batch: batch, hidden: hidden)
+}
+
+/// y[i] += x[i] for i in 0..<count, a `Lanes` vector at a time (a plain loop over two pointers
+/// that may alias stayed scalar: `vaddss` in the disassembly). Elementwise, so the same bits.
+func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    while i + Lanes.scalarCount <= count {
+        let sum: Lanes = loadVector(y + i) + loadVector(x + i)
+        storeVector(sum, y + i)
+        i += Lanes.scalarCount
+    }
+    while i < count {
+        y[i] += x[i]
+        i += 1
+    }
 }

@@ -196,7 +196,7 @@ private struct BackwardRows: ParallelJob {
                                   Operand(base: dgates + (s + 1) * batch * g + r0 * g, ld: g, transposed: false),
                                   packed, m: n, n: hidden, k: g, tiles: allUnits,
                                   alpha: 1, beta: 0, packA: packA)
-                for j in 0..<(n * hidden) { dhRows[j] += doutRows[j] }
+                addInPlace(dhRows, doutRows, count: n * hidden)
             }
             lstmCellBackward(dgates + s * batch * g + r0 * g, dcRows, dhRows, dcRows, acts + s * batch * g + r0 * g,
                              c + s * bh + r0 * hidden, c + (s + 1) * bh + r0 * hidden,
