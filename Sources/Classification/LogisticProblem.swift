@@ -57,8 +57,8 @@ final class LogisticProblem: @unchecked Sendable {
     func evaluate(_ theta: UnsafeBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>) -> Double {
         let k = classes, n = labels.count, weights = active.count * k
         let halves = n >= 2 ? 2 : 1
-        _ = gradient.update(repeating: 0)
-        _ = scratch.update(repeating: 0)
+        gradient.update(repeating: 0)
+        scratch.update(repeating: 0)
         var losses = [Double](repeating: 0, count: halves)
         losses.withUnsafeMutableBufferPointer { losses in
             rows.withUnsafeBufferPointer { rows in

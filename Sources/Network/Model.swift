@@ -464,6 +464,21 @@ public final class Model<Scalar: NetworkScalar> {
         }
     }
 
+    /// Zeroes the carried training state (every LSTM layer's h and c) of the given sequences
+    /// of the current batch only: the next `forward` starts them afresh and continues the
+    /// others. Does nothing before the first training forward.
+    public func resetState(sequences: some Sequence<Int>) {
+        guard let run else { return }
+        for state in run.lstmStates.compactMap({ $0 }) {
+            let hidden = state.hidden
+            for b in sequences {
+                precondition(b >= 0 && b < run.batch, "sequence \(b) outside the batch of \(run.batch)")
+                (state.h + b * hidden).update(repeating: 0, count: hidden)
+                (state.c + b * hidden).update(repeating: 0, count: hidden)
+            }
+        }
+    }
+
     /// The recurrent state carried from one training batch to the next (every LSTM layer's h
     /// and c for the current batch size), for a resumable checkpoint; empty before the first
     /// training forward.

@@ -143,7 +143,12 @@ public final class LanguageModelTrainer {
             let step = progress.step
             let k = step % batcher.batchesPerEpoch
             let started = DispatchTime.now().uptimeNanoseconds
-            if k == 0 { model.resetState() }  // each epoch reads the streams from their start
+            if k == 0 {
+                model.resetState()  // each epoch reads the streams from their start
+            } else if let p = options.stateReset, p > 0 {
+                model.resetState(sequences: Self.streamsToReset(step: step, batch: b, probability: p,
+                                                                seed: options.seed))
+            }
             inputs.withUnsafeMutableBufferPointer { i in
                 targets.withUnsafeMutableBufferPointer { o in
                     batcher.fill(batch: k, inputs: i.baseAddress!, targets: o.baseAddress!)
@@ -194,6 +199,18 @@ public final class LanguageModelTrainer {
             }
         }
         return try finish(.finished)
+    }
+
+    /// The streams whose carried state is zeroed before `step` (`TrainingOptions.stateReset`):
+    /// stream s when the (step × batch + s)-th draw of a generator seeded from `seed`, as a
+    /// uniform number in [0, 1), is below `probability`.
+    static func streamsToReset(step: Int, batch: Int, probability: Double,
+                               seed: UInt64) -> LazyFilterSequence<Range<Int>> {
+        let streamSeed = SplitMix64.value(seed: seed, index: 3 << 32)
+        return (0..<batch).lazy.filter { s in
+            let bits = SplitMix64.value(seed: streamSeed, index: UInt64(step) &* UInt64(batch) &+ UInt64(s))
+            return Double(bits >> 11) * 0x1p-53 < probability
+        }
     }
 
     /// After a non-finite loss, gradient or update: back to the last checkpoint with half the

@@ -34,6 +34,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var evaluateEvery: Int?
     /// Stop when this many evaluations in a row did not improve the best validation loss.
     public var patience: Int? = 3
+    /// Before each batch, each stream's carried state is zeroed with this probability, so that
+    /// the model also learns to start from nothing, as it does from a prompt or in a window
+    /// evaluation; the draws depend only on the seed, the step and the stream, so a resumed
+    /// run repeats them. nil (a run.json written before the option existed) or 0: never, the
+    /// state is zeroed only at the start of each epoch.
+    public var stateReset: Double?
     /// Streams of the validation evaluation (the stream protocol, T tokens per chunk).
     public var evaluationStreams = 16
     /// Weights (a safetensors file of a model configured as `model`) that a new run starts
@@ -52,6 +58,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps", optimizer, clip, seed
         case evaluateEvery = "evaluate_every", patience, evaluationStreams = "evaluation_streams"
         case initialWeights = "initial_weights", interleaveBytes = "interleave_bytes"
+        case stateReset = "state_reset"
     }
 
     /// Throws `TrainingError.data` naming the first setting out of range.
@@ -71,6 +78,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         if let evaluateEvery, evaluateEvery < 1 { throw fail("--eval-every must be at least 1") }
         if let patience, patience < 1 { throw fail("--patience must be at least 1") }
         if let interleaveBytes, interleaveBytes < 1 { throw fail("--interleave-bytes must be at least 1") }
+        if let stateReset, !(stateReset >= 0 && stateReset <= 1) { throw fail("--state-reset must be in [0, 1]") }
         guard evaluationStreams >= 1 else { throw fail("evaluation streams must be at least 1") }
         do { try model.validate() } catch { throw fail("\(error)") }
         let hasAttention = model.layers.contains { if case .attention = $0 { true } else { false } }

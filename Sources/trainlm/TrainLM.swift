@@ -68,6 +68,8 @@ struct TrainLM: ParsableCommand {
     var batch = 16
     @Option(help: "Tokens per stream per step (back-propagation through time).")
     var seq = 64
+    @Option(help: "Before each batch, zero each stream's carried state with this probability, so that the model also learns to start from nothing, as it does from a prompt. 0: only at the start of each epoch.")
+    var stateReset = 0.5
     @Option(help: "Passes over the training text.")
     var epochs: Int?
     @Option(help: "Stop after N steps.")
@@ -303,6 +305,7 @@ struct TrainLM: ParsableCommand {
         options.seed = seed
         options.evaluateEvery = evalEvery
         options.patience = patience > 0 ? patience : nil
+        options.stateReset = stateReset == 0 ? nil : stateReset
         options.interleaveBytes = interleaveBytes ?? (files.isEmpty ? LanguageModelData.defaultInterleaveBytes : nil)
     }
 

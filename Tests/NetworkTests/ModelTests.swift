@@ -125,3 +125,35 @@ private let mixed = ModelConfig(
     plain.resetState()
     #expect(try plain.forward(tokens: tokens, targets: targets, batch: b, steps: t) == eval)
 }
+
+/// Resetting some sequences of a batch starts them afresh and leaves the others' carried state
+/// as it was: sequence 1 continues as a fresh model's would, sequences 0 and 2 as if nothing
+/// had been reset.
+@Test func resettingSomeSequencesStartsOnlyThoseAfresh() throws {
+    let config = ModelConfig(vocabularySize: 17, embeddingSize: 8, layers: [.lstm(hidden: 12), .lstm(hidden: 8)],
+                             dropout: 0, tieEmbeddings: false)
+    let (b, t, v) = (3, 5, 17)
+    let first = randomTokens(b * t, v: v, seed: 11), second = randomTokens(b * t, v: v, seed: 12)
+    func logits(resetting: [Int]?, skipFirst: Bool = false) throws -> [Float] {
+        let model = try Model<Float>(config: config, seed: 5, threads: 1)
+        if !skipFirst { _ = try model.forward(tokens: first, targets: first, batch: b, steps: t) }
+        if let resetting { model.resetState(sequences: resetting) }
+        _ = try model.forward(tokens: second, targets: second, batch: b, steps: t)
+        return Array(model.logits)  // (T, B, V)
+    }
+    func rows(_ all: [Float], sequence: Int) -> [Float] {
+        var picked: [Float] = []
+        for s in 0..<t {
+            let row = (s * b + sequence) * v
+            picked += all[row..<(row + v)]
+        }
+        return picked
+    }
+    let carried = try logits(resetting: nil), reset = try logits(resetting: [1])
+    let fresh = try logits(resetting: nil, skipFirst: true)
+    #expect(rows(reset, sequence: 0) == rows(carried, sequence: 0))
+    #expect(rows(reset, sequence: 2) == rows(carried, sequence: 2))
+    #expect(rows(reset, sequence: 1) == rows(fresh, sequence: 1))
+    #expect(rows(reset, sequence: 1) != rows(carried, sequence: 1))
+    #expect(try logits(resetting: []) == carried)
+}

@@ -21,6 +21,17 @@ enum Fixture {
         return root.appendingPathComponent(name).path
     }
 
+    /// `options` written as run.json and read back, then read back again without `key`, as a
+    /// run.json from before that option existed would be: (the value written, the old reading).
+    static func readWithout(_ key: String, _ options: TrainingOptions) throws -> (written: Any?, old: TrainingOptions) {
+        let data = try JSONEncoder().encode(options)
+        #expect(try JSONDecoder().decode(TrainingOptions.self, from: data) == options)
+        var json = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let written = json.removeValue(forKey: key)
+        let old = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: json))
+        return (written, old)
+    }
+
     /// Writes `text` repeated `copies` times to a temporary file and returns its path.
     static func file(_ text: String = Fixture.text, copies: Int = 1) throws -> String {
         let path = folder("text.txt")
