@@ -65,11 +65,12 @@ OURS_ARGS = []
 OURS_BPE_ARGS = []
 # The "ours-same" row: PyTorch's LSTM model and recipe in trainlm (embedding 128, two LSTM
 # layers of 256, untied linear head, no dropout, batch 32 x 64, Adam 2e-3 cosine to 2e-4,
-# clip 1, state carried from batch to batch as PyTorch's is, never reset): the same-size training speed the 1.5x target is about. Its output layer scores
-# the characters of the training text as PyTorch's does; `--adaptive-softmax seen` puts the
-# byte-fallback ids of the characters the text lacks (192 of tiny Shakespeare's 257 ids, which
-# PyTorch's model cannot produce at all) into one cluster that costs nothing in training,
-# instead of a 257-way product over every position.
+# clip 1, the state carried from batch to batch and never reset, as PyTorch's is): the
+# same-size training speed the 1.5x target is about. Its output layer scores the characters
+# of the training text as PyTorch's does; `--adaptive-softmax seen` puts the byte-fallback
+# ids of the characters the text lacks (192 of tiny Shakespeare's 257 ids, which PyTorch's
+# model cannot produce at all) into one cluster that costs nothing in training, instead of a
+# 257-way product over every position.
 OURS_SAME_ARGS = ["--embedding", "128", "--hidden", "256", "--layers", "lstm,lstm", "--no-tie",
                   "--dropout", "0", "--batch", "32", "--seq", "64", "--lr", "2e-3", "--min-lr", "2e-4",
                   "--weight-decay", "0", "--clip", "1", "--adaptive-softmax", "seen", "--state-reset", "0"]

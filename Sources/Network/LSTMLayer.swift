@@ -28,7 +28,6 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     struct State {
         let h: UnsafeMutablePointer<Scalar>  // (B, H)
         let c: UnsafeMutablePointer<Scalar>  // (B, H)
-        let hidden: Int
     }
 
     /// What the forward keeps for the backward, and the backward's scratch, for one (B, T).
@@ -48,7 +47,7 @@ struct LSTMLayer<Scalar: NetworkScalar> {
     }
 
     func makeState(_ arena: Arena<Scalar>, batch: Int) -> State {
-        State(h: arena.take(batch * hidden), c: arena.take(batch * hidden), hidden: hidden)
+        State(h: arena.take(batch * hidden), c: arena.take(batch * hidden))
     }
 
     func makeCache(acts arena: Arena<Scalar>, grads: Arena<Scalar>, batch: Int, steps: Int) -> Cache {

@@ -469,12 +469,12 @@ public final class Model<Scalar: NetworkScalar> {
     /// others. Does nothing before the first training forward.
     public func resetState(sequences: some Sequence<Int>) {
         guard let run else { return }
-        for state in run.lstmStates.compactMap({ $0 }) {
-            let hidden = state.hidden
-            for b in sequences {
-                precondition(b >= 0 && b < run.batch, "sequence \(b) outside the batch of \(run.batch)")
-                (state.h + b * hidden).update(repeating: 0, count: hidden)
-                (state.c + b * hidden).update(repeating: 0, count: hidden)
+        for b in sequences {
+            precondition(b >= 0 && b < run.batch, "sequence \(b) outside the batch of \(run.batch)")
+            for (layer, state) in zip(layers, run.lstmStates) {
+                guard case let .lstm(lstm) = layer, let state else { continue }
+                (state.h + b * lstm.hidden).update(repeating: 0, count: lstm.hidden)
+                (state.c + b * lstm.hidden).update(repeating: 0, count: lstm.hidden)
             }
         }
     }

@@ -206,6 +206,8 @@ public final class LanguageModelTrainer {
     /// uniform number in [0, 1), is below `probability`.
     static func streamsToReset(step: Int, batch: Int, probability: Double,
                                seed: UInt64) -> LazyFilterSequence<Range<Int>> {
+        // Index 3 << 32 of the seed's stream: clear of the parameters' initialization (below
+        // 1 << 32) and of the dropout seed (1 << 32), so the resets draw numbers of their own.
         let streamSeed = SplitMix64.value(seed: seed, index: 3 << 32)
         return (0..<batch).lazy.filter { s in
             let bits = SplitMix64.value(seed: streamSeed, index: UInt64(step) &* UInt64(batch) &+ UInt64(s))

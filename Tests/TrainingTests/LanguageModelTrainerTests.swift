@@ -13,11 +13,14 @@ import Text
         try Fixture.expectMemorizes(Fixture.options(path, vocabulary: vocabulary, layers: [.lstm(hidden: 64)]), vocabulary)
     }
 
-    @Test func anInterruptedAndResumedRunEndsBitIdenticalToAnUninterruptedOne() throws {
+    /// With and without `stateReset`, whose draws a resumed run must repeat.
+    @Test(arguments: [nil, 0.5] as [Double?])
+    func anInterruptedAndResumedRunEndsBitIdenticalToAnUninterruptedOne(stateReset: Double?) throws {
         let vocabulary = try Fixture.vocabulary()
         let path = try Fixture.file(copies: 8)
         var options = Fixture.options(path, vocabulary: vocabulary)
         options.evaluateEvery = 5
+        options.stateReset = stateReset
         let whole = Fixture.folder("whole")
         #expect(try Fixture.trainer(options, vocabulary, folder: whole).run() == .finished)
 

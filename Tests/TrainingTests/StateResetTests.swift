@@ -25,28 +25,19 @@ import Testing
         }
     }
 
-    @Test func aResumedRunWithStateResetsEndsBitIdenticalAndTheResetsChangeTheRun() throws {
+    /// (A resumed run repeats the draws: `LanguageModelTrainerTests` resumes with resets too.)
+    @Test func theResetsChangeTheRun() throws {
         let vocabulary = try Fixture.vocabulary()
         let path = try Fixture.file(copies: 8)
-        var options = Fixture.options(path, vocabulary: vocabulary, layers: [.lstm(hidden: 24)])
-        options.evaluateEvery = 5
-        options.stateReset = 0.5
-        let whole = Fixture.folder("reset-whole")
-        #expect(try Fixture.trainer(options, vocabulary, folder: whole).run() == .finished)
-
-        let parts = Fixture.folder("reset-parts")
-        var calls = 0
-        let first = try Fixture.trainer(options, vocabulary, folder: parts)
-        #expect(try first.run(shouldStop: { calls += 1; return calls == 13 }) == .interrupted)
-        #expect(try Fixture.trainer(options, vocabulary, folder: parts, resume: true).run() == .finished)
-
-        options.stateReset = nil
-        let never = Fixture.folder("reset-never")
-        #expect(try Fixture.trainer(options, vocabulary, folder: never).run() == .finished)
-
-        let weights = { (folder: String) in try Data(contentsOf: URL(fileURLWithPath: RunFolder(path: folder).weightsPath(.last))) }
-        #expect(try weights(whole) == weights(parts))
-        #expect(try weights(whole) != weights(never))
+        func lastWeights(stateReset: Double?) throws -> Data {
+            var options = Fixture.options(path, vocabulary: vocabulary, layers: [.lstm(hidden: 24)])
+            options.stateReset = stateReset
+            let folder = Fixture.folder("reset-\(stateReset ?? 0)")
+            #expect(try Fixture.trainer(options, vocabulary, folder: folder).run() == .finished)
+            return try Data(contentsOf: URL(fileURLWithPath: RunFolder(path: folder).weightsPath(.last)))
+        }
+        #expect(try lastWeights(stateReset: 0.5) != lastWeights(stateReset: nil))
+        #expect(try lastWeights(stateReset: 0) == lastWeights(stateReset: nil))
     }
 
     @Test func runFilesWithoutTheOptionReadAsNoResetsAndOutOfRangeValuesAreRefused() throws {
