@@ -91,6 +91,9 @@ public enum ClassifierSetup {
         options.warmupSteps = 20
         options.optimizer = original.optimizer
         options.clip = original.clip
+        // No state resets (whatever the run used): fine-tuning with them lowered the
+        // classifier on text from other sources (scripts/MEASUREMENTS.md, the sentiment classifier).
+        options.stateReset = nil
         options.seed = original.seed
         options.patience = 2
         options.initialWeights = run.weightsPath(.best)

@@ -206,7 +206,7 @@ import Testing
             .write(to: corpus, atomically: true, encoding: .utf8)
         let lm = folder.appendingPathComponent("lm").path
         let trainlm = try CommandRunner.run("trainlm", ["--char", "--embedding", "16", "--hidden", "16", "--batch", "4", "--seq", "16",
-                                                        "--epochs", "1", "--threads", "1", "--quiet", "--run-dir", lm, corpus.path])
+                                                        "--epochs", "1", "--state-reset", "0.25", "--threads", "1", "--quiet", "--run-dir", lm, corpus.path])
         #expect(trainlm.status == 0, "\(trainlm.stderr)")
         let model = folder.appendingPathComponent("model").path
         let unlabelled = folder.appendingPathComponent("unlabelled.txt").path
@@ -226,6 +226,8 @@ import Testing
         let sources = (run["train"] as? [[String: Any]])?.compactMap { $0["path"] as? String }
         #expect(sources?.count == 2)
         #expect(sources?.last == unlabelled)
+        // ... carrying its state from batch to batch, without the resets the run trained with.
+        #expect(run["state_reset"] == nil)
         let withoutFineTuning = try CommandRunner.run("classify", ["train", file, "--lm", lm, "--lm-text", unlabelled, "--quiet"])
         #expect(withoutFineTuning.status != 0)
         #expect(withoutFineTuning.stderr.contains("--lm-text needs --finetune-lm-epochs"), "\(withoutFineTuning.stderr)")
