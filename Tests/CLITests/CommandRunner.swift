@@ -32,18 +32,26 @@ struct CommandRunner {
         process.standardOutput = discardOutput ? FileHandle.nullDevice : output
         process.standardError = error
         try process.run()
-        // Write stdin and read both outputs concurrently so no pipe fills up.
+        // Write stdin and read both outputs concurrently so no pipe fills up. Each helper
+        // signals when done: `Thread.isExecuting` is still false for a thread that has not
+        // begun yet, and polling it lost standard error now and then.
+        let finished = DispatchSemaphore(value: 0)
         let writer = Thread {
             input.fileHandleForWriting.write(Data(stdin))
             try? input.fileHandleForWriting.close()
+            finished.signal()
         }
         writer.start()
         let errData = DataBox()
-        let errReader = Thread { errData.set(error.fileHandleForReading.readDataToEndOfFile()) }
+        let errReader = Thread {
+            errData.set(error.fileHandleForReading.readDataToEndOfFile())
+            finished.signal()
+        }
         errReader.start()
         let outData = discardOutput ? Data() : output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        while errReader.isExecuting || writer.isExecuting { usleep(1000) }
+        finished.wait()
+        finished.wait()
         return Output(status: process.terminationStatus, stdout: [UInt8](outData),
                       stderr: String(decoding: errData.get(), as: UTF8.self))
     }
