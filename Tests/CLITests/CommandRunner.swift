@@ -21,9 +21,14 @@ struct CommandRunner {
         return folder
     }()
 
+    /// A tool may exit before reading all its input (refusing it, say): writing the rest then
+    /// raises SIGPIPE, which would end the whole test process. Ignored, the write fails instead.
+    private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     /// Runs `tool`; with `discardOutput` its standard output goes to /dev/null (for large
     /// outputs the test does not read).
     static func run(_ tool: String, _ arguments: [String], stdin: [UInt8] = [], discardOutput: Bool = false) throws -> Output {
+        _ = ignoreBrokenPipes
         let process = Process()
         process.executableURL = productsFolder.appendingPathComponent(tool)
         process.arguments = arguments
@@ -37,7 +42,7 @@ struct CommandRunner {
         // begun yet, and polling it lost standard error now and then.
         let finished = DispatchSemaphore(value: 0)
         let writer = Thread {
-            input.fileHandleForWriting.write(Data(stdin))
+            try? input.fileHandleForWriting.write(contentsOf: Data(stdin))
             try? input.fileHandleForWriting.close()
             finished.signal()
         }
